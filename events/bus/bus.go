@@ -1,0 +1,170 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/dpihub/dpihub/events/subject"
+)
+
+// Stream and subject names.
+const (
+	Stream          = "DPI"
+	DLQStream       = "DPI_DLQ"
+	DLQSubjectRoot  = "dlq"
+	DLQSubjects     = DLQSubjectRoot + ".>"
+	HeaderReason    = "Dpihub-Dlq-Reason"
+	HeaderDetail    = "Dpihub-Dlq-Detail"
+	HeaderConsumer  = "Dpihub-Dlq-Consumer"
+	HeaderSubject   = "Dpihub-Dlq-Subject"
+	HeaderStreamSeq = "Dpihub-Dlq-Stream-Seq"
+	HeaderDelivered = "Dpihub-Dlq-Deliveries"
+	HeaderTime      = "Dpihub-Dlq-Time"
+)
+
+// Config configures Open. The zero value works: events kept 365 days,
+// dead letters 90 days, de-duplication window 2 minutes, one replica.
+type Config struct {
+	MaxAge     time.Duration // how long DPI keeps events (0: 365 days; a negative value keeps them forever)
+	DLQMaxAge  time.Duration // how long DPI_DLQ keeps entries (0: 90 days)
+	Duplicates time.Duration // JetStream de-duplication window (0: 2 minutes)
+	Replicas   int           // stream replicas in a cluster (0: 1)
+	Logger     *zap.Logger   // nil: no logs
+	Metrics    *Metrics      // nil: collectors that nobody registered
+}
+
+// Bus is a JetStream connection with dpihub's streams in place. It is safe
+// for concurrent use.
+type Bus struct {
+	js      jetstream.JetStream
+	log     *zap.Logger
+	metrics *Metrics
+}
+
+// Open creates or updates streams DPI and DPI_DLQ on js.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error) {
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 365 * 24 * time.Hour
+	}
+	if cfg.MaxAge < 0 {
+		cfg.MaxAge = 0
+	}
+	if cfg.DLQMaxAge == 0 {
+		cfg.DLQMaxAge = 90 * 24 * time.Hour
+	}
+	if cfg.Duplicates == 0 {
+		cfg.Duplicates = 2 * time.Minute
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	for _, sc := range []jetstream.StreamConfig{{
+		Name:        Stream,
+		Description: "dpihub events, signed CloudEvents",
+		Subjects:    []string{subject.All},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      cfg.MaxAge,
+		Duplicates:  cfg.Duplicates,
+		Replicas:    cfg.Replicas,
+	}, {
+		Name:        DLQStream,
+		Description: "dpihub dead letters: refused messages with the reason",
+		Subjects:    []string{DLQSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      cfg.DLQMaxAge,
+		Duplicates:  cfg.Duplicates,
+		Replicas:    cfg.Replicas,
+	}} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("set up stream %s: %w", sc.Name, err)
+		}
+	}
+	return &Bus{js: js, log: cfg.Logger, metrics: cfg.Metrics}, nil
+}
+
+// JetStream returns the JetStream context the bus uses.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// DeadLetter is one entry of the dead-letter stream.
+type DeadLetter struct {
+	Reason    string
+	Detail    string
+	Consumer  string
+	Subject   string // the original subject
+	StreamSeq uint64 // the original stream sequence (0 if unknown)
+	Header    nats.Header
+	Data      []byte
+	Seq       uint64 // sequence in DPI_DLQ
+}
+
+// deadLetter stores the original message with the reason. Its msg-id is
+// derived from (consumer, stream sequence), so two reports of the same
+// failure (our own and the server's max-deliveries advisory) are stored
+// once.
+func (b *Bus) deadLetter(ctx context.Context, consumer string, orig *nats.Msg, seq, delivered uint64, reason, detail string) error {
+	m := nats.NewMsg(DLQSubjectRoot + "." + consumer)
+	for k, vs := range orig.Header {
+		if len(k) >= 5 && (k[:5] == "Nats-" || k[:5] == "nats-") {
+			continue
+		}
+		m.Header[k] = append([]string(nil), vs...)
+	}
+	if len(detail) > 2000 {
+		detail = detail[:2000] + "…"
+	}
+	m.Header.Set(HeaderReason, reason)
+	m.Header.Set(HeaderDetail, detail)
+	m.Header.Set(HeaderConsumer, consumer)
+	m.Header.Set(HeaderSubject, orig.Subject)
+	m.Header.Set(HeaderStreamSeq, fmt.Sprint(seq))
+	m.Header.Set(HeaderDelivered, fmt.Sprint(delivered))
+	m.Header.Set(HeaderTime, time.Now().UTC().Format(time.RFC3339Nano))
+	m.Data = orig.Data
+	id := fmt.Sprintf("dlq:%s:%d", consumer, seq)
+	if seq == 0 {
+		id = "" // no stable identity: store every report
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(DLQStream)}
+	if id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	if _, err := b.js.PublishMsg(ctx, m, opts...); err != nil {
+		return fmt.Errorf("dead-letter %s seq %d (%s): %w", consumer, seq, reason, err)
+	}
+	b.metrics.DeadLettered.WithLabelValues(consumer, reason).Inc()
+	b.log.Warn("dead-lettered",
+		zap.String("consumer", consumer), zap.String("subject", orig.Subject),
+		zap.Uint64("stream_seq", seq), zap.String("reason", reason), zap.String("detail", detail))
+	return nil
+}
+
+// ParseDeadLetter reads a message of DPI_DLQ.
+func ParseDeadLetter(m jetstream.Msg) DeadLetter {
+	h := m.Headers()
+	dl := DeadLetter{
+		Reason:   h.Get(HeaderReason),
+		Detail:   h.Get(HeaderDetail),
+		Consumer: h.Get(HeaderConsumer),
+		Subject:  h.Get(HeaderSubject),
+		Header:   h,
+		Data:     m.Data(),
+	}
+	fmt.Sscan(h.Get(HeaderStreamSeq), &dl.StreamSeq)
+	if md, err := m.Metadata(); err == nil {
+		dl.Seq = md.Sequence.Stream
+	}
+	return dl
+}

@@ -1,0 +1,325 @@
+package sign
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
+	"github.com/dpihub/dpihub/events/subject"
+)
+
+// Reason says why an event was refused. Reasons are stable strings: they
+// appear in dead-letter entries and metrics labels.
+type Reason string
+
+// The reasons a Verifier refuses an event.
+const (
+	ReasonUnsigned          Reason = "unsigned"
+	ReasonBadSignature      Reason = "bad-signature"
+	ReasonTamperedData      Reason = "tampered-data"
+	ReasonTamperedAttribute Reason = "tampered-attribute"
+	ReasonUnknownKey        Reason = "unknown-key"
+	ReasonKeyOutsideWindow  Reason = "key-outside-validity"
+	ReasonKeyRevoked        Reason = "key-revoked"
+	ReasonWrongCountryKey   Reason = "key-of-other-country"
+	ReasonSubjectMismatch   Reason = "subject-country-mismatch"
+)
+
+// Error is a refused verification.
+type Error struct {
+	Reason Reason
+	KeyID  string // the key the envelope names, if any
+	Detail string
+}
+
+func (e *Error) Error() string {
+	s := "verify: " + string(e.Reason)
+	if e.KeyID != "" {
+		s += " (key " + e.KeyID + ")"
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}
+
+// ReasonOf returns the Reason of a verification error, or "" if err is not
+// one.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+var errBadSig = errors.New("ed25519 signature does not verify")
+
+func refuse(r Reason, keyID, format string, args ...any) error {
+	return &Error{Reason: r, KeyID: keyID, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Verifier verifies events against a trust list. It is safe for concurrent
+// use; share one per process so that an event consumed by several services
+// is checked by ed25519 once (a bounded cache remembers good signatures;
+// the cheap checks, digests and key windows, run every time).
+type Verifier struct {
+	keys  atomic.Pointer[map[string]trusted]
+	now   func() time.Time
+	skew  time.Duration
+	cache *sigCache
+}
+
+type trusted struct {
+	TrustedKey
+	v *dsse.EnvelopeVerifier
+}
+
+// VerifierOption configures a Verifier.
+type VerifierOption func(*Verifier)
+
+// WithClock sets the clock used to refuse events dated in the future.
+func WithClock(now func() time.Time) VerifierOption { return func(v *Verifier) { v.now = now } }
+
+// WithCacheSize sets how many verified signatures are remembered (default
+// 65536; 0 disables the cache).
+func WithCacheSize(n int) VerifierOption {
+	return func(v *Verifier) { v.cache = newSigCache(n) }
+}
+
+// NewVerifier returns a Verifier that trusts the keys of tl.
+func NewVerifier(tl *TrustList, opts ...VerifierOption) (*Verifier, error) {
+	v := &Verifier{now: time.Now, skew: 5 * time.Minute, cache: newSigCache(1 << 16)}
+	for _, o := range opts {
+		o(v)
+	}
+	if err := v.SetTrustList(tl); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// SetTrustList replaces the trusted keys, e.g. after the trust list file
+// changed. Verifications in flight finish with the old list.
+func (v *Verifier) SetTrustList(tl *TrustList) error {
+	if err := tl.Validate(); err != nil {
+		return err
+	}
+	m := make(map[string]trusted, len(tl.Keys))
+	for _, k := range tl.Keys {
+		ev, err := dsse.NewEnvelopeVerifier(edVerifier{id: k.KeyID, pub: ed25519.PublicKey(k.PublicKey), cache: v.cache})
+		if err != nil {
+			return err
+		}
+		m[k.KeyID] = trusted{TrustedKey: k, v: ev}
+	}
+	v.keys.Store(&m)
+	return nil
+}
+
+// Verify checks e's signature and returns the verified event: the core
+// attributes, the data and only the extension attributes covered by the
+// signature. A refusal is an *Error with its Reason.
+//
+// The key must be in the trust list, belong to the country of e's source,
+// not be revoked, and be valid at e's time; e's time may not lie more than
+// five minutes in the future. Checking validity at the event's time, not at
+// the time of verification, lets a replay of the stream years later give
+// the same answers.
+func (v *Verifier) Verify(e event.Event) (event.Event, error) {
+	mat, _ := e.Extensions()[ExtMaterial].(string)
+	if mat == "" {
+		return event.Event{}, refuse(ReasonUnsigned, "", "no %s attribute", ExtMaterial)
+	}
+	raw, err := base64.StdEncoding.DecodeString(mat)
+	if err != nil {
+		return event.Event{}, refuse(ReasonBadSignature, "", "%s is not base64: %v", ExtMaterial, err)
+	}
+	env, err := ParseEnvelope(raw)
+	if err != nil {
+		return event.Event{}, refuse(ReasonBadSignature, "", "%v", err)
+	}
+	keyID := env.Signatures[0].KeyID
+	keys := *v.keys.Load()
+	k, ok := keys[keyID]
+	if !ok {
+		return event.Event{}, refuse(ReasonUnknownKey, keyID, "the trust list has no such key")
+	}
+	srcCountry := sourceCountry(e.Source())
+	if k.Country != srcCountry {
+		return event.Event{}, refuse(ReasonWrongCountryKey, keyID, "key of %q signed an event from %q", k.Country, srcCountry)
+	}
+	if k.Revoked {
+		return event.Event{}, refuse(ReasonKeyRevoked, keyID, "the trust list revokes this key")
+	}
+	at := e.Time()
+	switch {
+	case at.IsZero():
+		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "the event has no time")
+	case k.NotBefore != nil && at.Before(*k.NotBefore):
+		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is before not_before %s", at.UTC().Format(time.RFC3339), k.NotBefore.Format(time.RFC3339))
+	case k.NotAfter != nil && at.After(*k.NotAfter):
+		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is after not_after %s", at.UTC().Format(time.RFC3339), k.NotAfter.Format(time.RFC3339))
+	case at.After(v.now().Add(v.skew)):
+		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is in the future", at.UTC().Format(time.RFC3339))
+	}
+	if _, err := k.v.Verify(context.Background(), env); err != nil {
+		return event.Event{}, refuse(ReasonBadSignature, keyID, "the envelope's signature does not verify")
+	}
+	signed, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil || len(signed) != sha256.Size {
+		return event.Event{}, refuse(ReasonBadSignature, keyID, "the signed payload is not a SHA-256 digest")
+	}
+	var exts []string
+	if s, _ := e.Extensions()[ExtSignedAttrs].(string); s != "" {
+		exts = strings.Split(s, ",")
+	}
+	if err := validSignedAttrs(exts); err != nil {
+		return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "%v", err)
+	}
+	for _, want := range SignedExtensions {
+		if !contains(exts, want) {
+			return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "extension %q is not covered by the signature", want)
+		}
+	}
+	parts, err := digestParts(e, exts)
+	if err != nil {
+		return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "%v", err)
+	}
+	if got := sha256.Sum256(parts); string(got[:]) != string(signed) {
+		return event.Event{}, tampered(e, keyID, parts, signed, exts)
+	}
+	return verified(e, exts), nil
+}
+
+// tampered explains a digest mismatch, naming the altered part when the
+// event's dpihubdigests (authenticated by the signed digest) allow it.
+func tampered(e event.Event, keyID string, parts, signed []byte, exts []string) error {
+	s, _ := e.Extensions()[ExtDigests].(string)
+	orig, err := base64.StdEncoding.DecodeString(s)
+	if sum := sha256.Sum256(orig); err != nil || string(sum[:]) != string(signed) {
+		return refuse(ReasonTamperedAttribute, keyID, "the event does not match its signature (%s absent or altered, so the altered part is unknown)", ExtDigests)
+	}
+	i := differingPart(parts, orig)
+	name := partName(i, exts)
+	if name == "data" {
+		return refuse(ReasonTamperedData, keyID, "the data does not match its signature")
+	}
+	return refuse(ReasonTamperedAttribute, keyID, "attribute %q does not match its signature", name)
+}
+
+func verified(e event.Event, exts []string) event.Event {
+	out := e.Clone()
+	for name := range e.Extensions() {
+		if !contains(exts, name) {
+			out.SetExtension(name, nil)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sourceCountry(src string) string {
+	rest, ok := strings.CutPrefix(src, "urn:dpihub:")
+	if !ok {
+		return ""
+	}
+	cc, _, _ := strings.Cut(rest, ":")
+	return cc
+}
+
+// CheckSubject refuses an event whose source country is not the country
+// token of the NATS subject it arrived on: whoever may publish on
+// dpi.<cc>.> speaks only for <cc>.
+func CheckSubject(natsSubject string, e event.Event) error {
+	s, err := subject.Parse(natsSubject)
+	if err != nil {
+		return refuse(ReasonSubjectMismatch, "", "%v", err)
+	}
+	if cc := sourceCountry(e.Source()); cc != s.Country {
+		return refuse(ReasonSubjectMismatch, "", "event from %q arrived on %s", cc, natsSubject)
+	}
+	return nil
+}
+
+// ParseEnvelope parses a DSSE JSON envelope as the extension requires: the
+// extension's payload type and at least one signature with a key id.
+func ParseEnvelope(b []byte) (*dsse.Envelope, error) {
+	var env dsse.Envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("DSSE envelope is not JSON: %w", err)
+	}
+	switch {
+	case env.PayloadType != PayloadType:
+		return nil, fmt.Errorf("DSSE payloadType %q, want %q", env.PayloadType, PayloadType)
+	case len(env.Signatures) == 0:
+		return nil, errors.New("DSSE envelope has no signature")
+	case env.Signatures[0].KeyID == "":
+		return nil, errors.New("DSSE signature has no keyid")
+	}
+	return &env, nil
+}
+
+// sigCache remembers signatures that verified, so that the services of one
+// process verify an event once. When full it forgets everything: crude but
+// bounded, and verification stays correct either way.
+type sigCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[[32]byte]struct{}
+}
+
+func newSigCache(n int) *sigCache { return &sigCache{max: n, m: make(map[[32]byte]struct{})} }
+
+func cacheKey(keyID string, data, sig []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(keyID))
+	h.Write([]byte{0})
+	h.Write(data)
+	h.Write([]byte{0})
+	h.Write(sig)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *sigCache) has(k [32]byte) bool {
+	if c.max == 0 {
+		return false
+	}
+	c.mu.Lock()
+	_, ok := c.m[k]
+	c.mu.Unlock()
+	return ok
+}
+
+func (c *sigCache) add(k [32]byte) {
+	if c.max == 0 {
+		return
+	}
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = struct{}{}
+	c.mu.Unlock()
+}
