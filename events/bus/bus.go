@@ -36,6 +36,10 @@ type Config struct {
 	Replicas   int           // stream replicas in a cluster (0: 1)
 	Logger     *zap.Logger   // nil: no logs
 	Metrics    *Metrics      // nil: collectors that nobody registered
+	// Attach uses the streams as they are, failing if they are missing,
+	// instead of creating or updating them: for clients (the CLI, remote
+	// services) that must not change the hub's settings.
+	Attach bool
 }
 
 // Bus is a JetStream connection with dpihub's streams in place. It is safe
@@ -68,6 +72,14 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error)
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Attach {
+		for _, name := range []string{Stream, DLQStream} {
+			if _, err := js.Stream(ctx, name); err != nil {
+				return nil, fmt.Errorf("stream %s: %w (is the hub running?)", name, err)
+			}
+		}
+		return &Bus{js: js, log: cfg.Logger, metrics: cfg.Metrics}, nil
 	}
 	for _, sc := range []jetstream.StreamConfig{{
 		Name:        Stream,

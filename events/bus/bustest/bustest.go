@@ -117,28 +117,9 @@ func DeadLetters(t testing.TB, js jetstream.JetStream) []bus.DeadLetter {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, bus.DLQStream)
+	dls, err := bus.ReadDeadLetters(ctx, js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []bus.DeadLetter
-	if info.State.Msgs == 0 {
-		return nil
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range info.State.Msgs {
-		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			t.Fatalf("read dead letters: %v", err)
-		}
-		out = append(out, bus.ParseDeadLetter(m))
-	}
-	return out
+	return dls
 }

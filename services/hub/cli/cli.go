@@ -1,0 +1,136 @@
+// Package cli is the dpihub command line: serve, demo, publish, tail,
+// keys, patch-id, fix assess.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Env is what a command reads and writes; tests give their own.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, env Env, args []string) error
+}
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"serve":    {"run the hub: embedded NATS with JetStream, /healthz, /metrics, services", serve},
+		"demo":     {"run the demo story on a throw-away embedded hub", demoCmd},
+		"publish":  {"publish a JSON payload file as a signed event", publish},
+		"tail":     {"follow events or dead letters", tail},
+		"keys":     {"keys gen: make a country's signing key and trust-list entry", keys},
+		"patch-id": {"print patch-ids exactly as git patch-id does (stdin)", patchID},
+		"fix":      {"fix assess: assess a patch against a fork", fix},
+	}
+}
+
+// errUsage is returned after usage has been printed.
+var errUsage = errors.New("usage")
+
+// Main runs the command line and returns the exit code: 0 on success, 1 on
+// an error (one line on stderr), 2 on a usage error.
+func Main(ctx context.Context, env Env, args []string) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "dpihub: unknown command %q (try dpihub help)\n", args[0])
+		return 2
+	}
+	err := c.run(ctx, env, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	default:
+		fmt.Fprintf(env.Stderr, "dpihub %s: %s\n", args[0], oneLine(err.Error()))
+		return 1
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "dpihub: the event hub where countries share fixes and plans for open source DPI")
+	fmt.Fprintln(w, "\nusage: dpihub <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nEvery flag can also be set by environment: --nats-port is DPIHUB_NATS_PORT.")
+}
+
+// flags makes a flag set whose errors and usage go to env.Stderr.
+func flags(env Env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("dpihub "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+// parse parses args, then fills every flag not given on the command line
+// from DPIHUB_<FLAG> (upper case, dashes as underscores).
+func parse(fs *flag.FlagSet, env Env, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		key := "DPIHUB_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := env.Getenv(key); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", key, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// logger builds the zap logger of long-running commands: JSON lines on
+// stderr at level (debug, info, warn, error).
+func logger(env Env, level string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(env.Stderr), lvl)
+	return zap.New(core), nil
+}

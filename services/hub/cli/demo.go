@@ -1,0 +1,19 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/dpihub/dpihub/services/hub/demo"
+)
+
+func demoCmd(ctx context.Context, env Env, args []string) error {
+	fs := flags(env, "demo")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "coordinator HTTP address")
+	natsPort := fs.Int("nats-port", -1, "NATS client port for dpihub tail and the nats CLI (-1: any free port)")
+	exit := fs.Bool("exit", false, "exit after the story instead of serving until Ctrl-C")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	_, err := demo.Run(ctx, demo.Config{Out: env.Stdout, HTTPAddr: *httpAddr, NATSPort: *natsPort, Exit: *exit})
+	return err
+}

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/sign"
+)
+
+func publish(ctx context.Context, env Env, args []string) error {
+	fs := flags(env, "publish")
+	server := fs.String("server", "nats://127.0.0.1:4222", "NATS URL of the hub")
+	keyPath := fs.String("key", "", "the country's private key file (from dpihub keys gen)")
+	typ := fs.String("type", "", "event type, e.g. org.dpihub.proposal.submitted.v1")
+	project := fs.String("project", "", "upstream project slug, e.g. mosip-id-repository")
+	service := fs.String("service", "cli", "service part of the event source")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(env.Stderr, "usage: dpihub publish --key FILE --type TYPE --project SLUG PAYLOAD.json (or - for stdin)")
+		return errUsage
+	}
+	spec, ok := events.Lookup(*typ)
+	if !ok {
+		return fmt.Errorf("unknown event type %q (see docs/events.md)", *typ)
+	}
+	raw, err := readArg(env, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	p := spec.New()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		return fmt.Errorf("payload %s is not a %s: %w", fs.Arg(0), spec.Type, err)
+	}
+	k, err := sign.ReadPrivateKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	signer, err := sign.NewSigner(k)
+	if err != nil {
+		return err
+	}
+	e, err := events.New(events.Source{Country: k.Country, Service: *service}, *project, p)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connect(*server, "dpihub publish")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	b, err := bus.Open(ctx, js, bus.Config{Attach: true})
+	if err != nil {
+		return err
+	}
+	ack, err := b.Publisher(signer).Publish(ctx, e)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "published %s %s as stream seq %d (signed with %s)\n", e.Type(), e.ID(), ack.Sequence, k.KeyID)
+	return nil
+}
+
+func readArg(env Env, name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(env.Stdin)
+	}
+	b, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no such file", name)
+	}
+	return b, err
+}

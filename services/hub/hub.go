@@ -1,0 +1,174 @@
+// Package hub runs dpihub in one process: an embedded nats-server with
+// JetStream, the dpihub streams, the HTTP endpoints every long-running
+// service has (/healthz, /metrics), and any services asked for.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/services/hub/embedded"
+)
+
+// Config configures Start. The zero value serves NATS on 127.0.0.1:4222 and
+// HTTP on 127.0.0.1:8080 with state in ./dpihub-data.
+type Config struct {
+	DataDir    string        // state: the JetStream store and anything services keep
+	ServerName string        // stable name of this site's NATS server (default "dpihub")
+	NATSHost   string        // default 127.0.0.1
+	NATSPort   int           // default 4222; -1 picks a free port
+	HTTPAddr   string        // default 127.0.0.1:8080; "-" disables HTTP
+	MaxAge     time.Duration // how long events are kept (0: the bus default, 365 days)
+	Logger     *zap.Logger   // nil: no logs
+}
+
+// Hub is a running hub process.
+type Hub struct {
+	Server   *embedded.Server
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	Bus      *bus.Bus
+	Metrics  *bus.Metrics
+	Registry *prometheus.Registry
+	HTTP     *http.Server
+	// HTTPAddr is the address HTTP listens on (useful with port 0).
+	HTTPAddr string
+	// Mux serves HTTP; services add their handlers to it.
+	Mux *http.ServeMux
+	log *zap.Logger
+	// stops run in reverse order on Close: services first, then the
+	// connection, then the server.
+	stops []func(context.Context)
+}
+
+// Start starts the embedded server, opens the bus and serves HTTP.
+func Start(ctx context.Context, cfg Config) (*Hub, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "dpihub-data"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	h := &Hub{log: cfg.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
+	h.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h.Metrics = bus.NewMetrics(h.Registry)
+
+	srv, err := embedded.Start(embedded.Config{
+		ServerName: cfg.ServerName, DataDir: cfg.DataDir,
+		Host: cfg.NATSHost, Port: cfg.NATSPort, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.Server = srv
+	h.stops = append(h.stops, srv.Shutdown)
+
+	nc, err := srv.Connect("dpihub", nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+		// Permission errors reach only this handler (nats.go #978).
+		subj := ""
+		if s != nil {
+			subj = s.Subject
+		}
+		cfg.Logger.Warn("nats async error", zap.String("subject", subj), zap.Error(err))
+	}))
+	if err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	h.Conn = nc
+	h.stops = append(h.stops, func(context.Context) { _ = nc.Drain() })
+	h.JS, err = jetstream.New(nc)
+	if err != nil {
+		h.Close(ctx)
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	h.Bus, err = bus.Open(ctx, h.JS, bus.Config{MaxAge: cfg.MaxAge, Logger: cfg.Logger, Metrics: h.Metrics})
+	if err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+
+	h.Mux.HandleFunc("GET /healthz", h.healthz)
+	h.Mux.Handle("GET /metrics", promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{Registry: h.Registry}))
+	if cfg.HTTPAddr != "-" {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			h.Close(ctx)
+			return nil, fmt.Errorf("http: %w", err)
+		}
+		h.HTTPAddr = ln.Addr().String()
+		h.HTTP = &http.Server{Handler: h.Mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := h.HTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				cfg.Logger.Error("http", zap.Error(err))
+			}
+		}()
+		h.stops = append(h.stops, func(ctx context.Context) { _ = h.HTTP.Shutdown(ctx) })
+	}
+	cfg.Logger.Info("hub started", zap.String("nats", srv.ClientURL()), zap.String("http", h.HTTPAddr), zap.String("data", cfg.DataDir))
+	return h, nil
+}
+
+// OnClose registers f to run first when the hub closes (services stop
+// their consumers here, before the connection drains).
+func (h *Hub) OnClose(f func(context.Context)) { h.stops = append(h.stops, f) }
+
+// Close stops services, drains the connection, and shuts the server down,
+// in that order, within ctx's deadline.
+func (h *Hub) Close(ctx context.Context) {
+	for i := len(h.stops) - 1; i >= 0; i-- {
+		h.stops[i](ctx)
+	}
+	h.stops = nil
+	h.log.Info("hub stopped")
+}
+
+// NATSURL is the URL clients such as the nats CLI or `dpihub tail` use.
+func (h *Hub) NATSURL() string { return h.Server.ClientURL() }
+
+// Run starts the hub and serves until ctx is cancelled (SIGTERM), then
+// closes it gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	h, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.Close(sctx)
+	return nil
+}
+
+func (h *Hub) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]any{"status": "ok", "nats": h.Conn.Status().String()}
+	code := http.StatusOK
+	if !h.Conn.IsConnected() {
+		status["status"], code = "unavailable", http.StatusServiceUnavailable
+	} else if s, err := h.JS.Stream(ctx, bus.Stream); err != nil {
+		status["status"], status["error"], code = "unavailable", err.Error(), http.StatusServiceUnavailable
+	} else {
+		status["events"] = s.CachedInfo().State.Msgs
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(status)
+}
