@@ -1,0 +1,85 @@
+package cli_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func git(t *testing.T, dir string, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir,
+		"GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.org", "GIT_AUTHOR_DATE=2026-01-01T00:00:00Z",
+		"GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@example.org", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %v: %v", args, err)
+	}
+	return string(out)
+}
+
+// dpihub patch-id is a drop-in for git patch-id: same lines for the same
+// git log -p stream, in both modes.
+func TestPatchIDPrintsWhatGitPrints(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	git(t, dir, "", "init", "-q", "-b", "main")
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.txt", "one\ntwo\nthree\n")
+	write("b.txt", "alpha\n")
+	git(t, dir, "", "add", ".")
+	git(t, dir, "", "commit", "-qm", "base")
+	write("a.txt", "one\n2\nthree\n")
+	write("b.txt", "alpha\nbeta\n")
+	git(t, dir, "", "commit", "-qam", "two files")
+	git(t, dir, "", "mv", "b.txt", "c.txt")
+	git(t, dir, "", "commit", "-qm", "rename")
+	log := git(t, dir, "", "log", "-p")
+	for _, mode := range [][]string{{}, {"--stable"}, {"--verbatim"}} {
+		want := git(t, dir, log, append([]string{"patch-id"}, mode...)...)
+		r := dpihub(t, nil, log, append([]string{"patch-id"}, mode...)...)
+		if r.code != 0 || r.stdout != want || strings.Count(want, "\n") < 2 {
+			t.Errorf("patch-id %v: got %q (exit %d, %s), git printed %q", mode, r.stdout, r.code, r.stderr, want)
+		}
+	}
+}
+
+// dpihub fix assess prints one JSON object: here the fix is already on the
+// branch, so the verdict is present, found by patch-id.
+func TestFixAssessPrintsOneJSONVerdict(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	git(t, dir, "", "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("one\ntwo\nthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "", "add", ".")
+	git(t, dir, "", "commit", "-qm", "base")
+	git(t, dir, "", "branch", "fork")
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("one\n2\nthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "", "commit", "-qam", "fix")
+	patch := git(t, dir, "", "format-patch", "-1", "--stdout")
+	r := dpihub(t, nil, patch, "fix", "assess", "--repo", dir, "--ref", "fork", "--patch", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, `"verdict":"applies"`) || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("against the fork: %+v", r)
+	}
+	r = dpihub(t, nil, patch, "fix", "assess", "--repo", dir, "--ref", "main", "--patch", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, `"verdict":"present"`) || !strings.Contains(r.stdout, `"how":"patch-id"`) {
+		t.Fatalf("against main: %+v", r)
+	}
+}
