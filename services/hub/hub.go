@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,8 +48,9 @@ type Hub struct {
 	// HTTPAddr is the address HTTP listens on (useful with port 0).
 	HTTPAddr string
 	// Mux serves HTTP; services add their handlers to it.
-	Mux *http.ServeMux
-	log *zap.Logger
+	Mux  *http.ServeMux
+	log  *zap.Logger
+	root atomic.Pointer[http.Handler]
 	// stops run in reverse order on Close: services first, then the
 	// connection, then the server.
 	stops []func(context.Context)
@@ -105,6 +107,13 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 
 	h.Mux.HandleFunc("GET /healthz", h.healthz)
+	h.Mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if root := h.root.Load(); root != nil {
+			(*root).ServeHTTP(w, r)
+			return
+		}
+		Problem(w, r, http.StatusNotFound, "not found", "no such page: "+r.URL.Path)
+	})
 	h.Mux.Handle("GET /metrics", promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{Registry: h.Registry}))
 	if cfg.HTTPAddr != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -123,6 +132,19 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	cfg.Logger.Info("hub started", zap.String("nats", srv.ClientURL()), zap.String("http", h.HTTPAddr), zap.String("data", cfg.DataDir))
 	return h, nil
+}
+
+// SetRoot makes handler serve every path the hub itself does not (the
+// coordinator UI, for one). Without it those paths are 404 problems.
+func (h *Hub) SetRoot(handler http.Handler) { h.root.Store(&handler) }
+
+// Problem writes an RFC 9457 problem+json response.
+func Problem(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": r.URL.Path,
+	})
 }
 
 // OnClose registers f to run first when the hub closes (services stop

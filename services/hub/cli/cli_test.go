@@ -162,6 +162,14 @@ func TestHealthzAndMetricsAndTheNATSPortAreServed(t *testing.T) {
 	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Fatalf("/healthz %d %s", code, body)
 	}
+	resp, err := http.Get("http://" + h.HTTPAddr + "/no/such/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("unknown path: %d %s, want a 404 problem", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 	h.Metrics.Published.WithLabelValues("x").Inc()
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "dpihub_events_published_total") || !strings.Contains(body, "go_goroutines") {
 		t.Fatalf("/metrics %d %.300s", code, body)
