@@ -1,0 +1,159 @@
+package gitfork
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/dpihub/dpihub/services/node"
+)
+
+// ErrNotRepository is returned (wrapped) when a fork's directory is not a
+// git repository; it also wraps node.ErrInvalid.
+var ErrNotRepository = fmt.Errorf("%w: not a git repository", node.ErrInvalid)
+
+// gitConfig pins the settings that change what git prints, so that a
+// fork's configuration cannot change a patch-id or a published diff.
+var gitConfig = []string{
+	"-c", "core.quotePath=true",
+	"-c", "diff.noprefix=false",
+	"-c", "diff.mnemonicPrefix=false",
+	"-c", "diff.relative=false",
+	"-c", "diff.context=3",
+	"-c", "diff.interHunkContext=0",
+	"-c", "diff.ignoreSubmodules=none",
+	"-c", "diff.renames=true",
+	"-c", "diff.algorithm=myers",
+	"-c", "log.showSignature=false",
+	"-c", "log.showRoot=true",
+	"-c", "format.signature=",
+	"-c", "format.numbered=auto",
+	"-c", "format.headers=",
+	"-c", "format.useAutoBase=false",
+}
+
+// gitEnv is the whole environment git runs with: nothing inherited that
+// could point git at another repository, index or configuration.
+func gitEnv() []string {
+	env := []string{
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=" + os.DevNull,
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_NO_REPLACE_OBJECTS=1",
+		"GIT_OPTIONAL_LOCKS=0",
+		"LC_ALL=C",
+	}
+	for _, k := range []string{"PATH", "TMPDIR", "SYSTEMROOT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// GitError reports a git command that failed.
+type GitError struct {
+	Args   []string // git's arguments, without the pinned settings
+	Stderr string   // what git printed on stderr, trimmed
+	Err    error
+}
+
+func (e *GitError) Error() string {
+	msg := e.Stderr
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return fmt.Sprintf("git %s: %v: %s", strings.Join(e.Args, " "), e.Err, msg)
+}
+
+// Unwrap returns the error of running the command.
+func (e *GitError) Unwrap() error { return e.Err }
+
+func command(ctx context.Context, dir string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "git", append(append([]string{}, gitConfig...), args...)...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv()
+	return cmd
+}
+
+// git runs git in dir and returns its standard output.
+func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	cmd := command(ctx, dir, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &GitError{Args: args, Stderr: strings.TrimSpace(errb.String()), Err: err}
+	}
+	return out.Bytes(), nil
+}
+
+// stream runs git in dir and hands its standard output to fn; git is
+// stopped when fn returns early.
+func stream(ctx context.Context, dir string, fn func(io.Reader) error, args ...string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := command(ctx, dir, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("git %s: %w", args[0], err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("git %s: %w", args[0], err)
+	}
+	ferr := fn(stdout)
+	if ferr != nil {
+		cancel()
+		_ = cmd.Wait()
+		return ferr
+	}
+	// Drain what fn left so that git is not blocked on a full pipe.
+	_, _ = io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &GitError{Args: args, Stderr: strings.TrimSpace(errb.String()), Err: err}
+	}
+	return nil
+}
+
+// checkRepo checks that dir is a git repository.
+func checkRepo(ctx context.Context, dir string) error {
+	if dir == "" {
+		return fmt.Errorf("%w: no directory given", ErrNotRepository)
+	}
+	if _, err := git(ctx, dir, "rev-parse", "--git-dir"); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s: %v", ErrNotRepository, dir, err)
+	}
+	return nil
+}
+
+// resolve returns the commit id rev names in dir, or an error wrapping
+// node.ErrInvalid when it names none.
+func resolve(ctx context.Context, dir, rev string) (string, error) {
+	if rev == "" || strings.HasPrefix(rev, "-") {
+		return "", node.Invalid("%q is not a revision", rev)
+	}
+	out, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	if err != nil {
+		var ge *GitError
+		if errors.As(err, &ge) {
+			return "", node.Invalid("%q names no commit in %s", rev, dir)
+		}
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}

@@ -1,0 +1,224 @@
+// Package nodehttp serves a node's API over HTTP:
+//
+//	GET  /healthz                    liveness
+//	GET  /metrics                    Prometheus metrics
+//	GET  /api/v1/forks               registered forks with their snapshots
+//	POST /api/v1/forks               register a fork (node.Fork as JSON)
+//	GET  /api/v1/fixes               received fixes with verdicts (diffs left out)
+//	GET  /api/v1/fixes/{id}          one received fix, id "<cc>:<fix_id>"
+//	GET  /api/v1/fixes/{id}/mbox     the fix as a `git am`-ready mbox
+//	POST /api/v1/fixes               publish a commit as a fix ({project, repo?, commit})
+//	POST /api/v1/refresh?project=P   re-read forks (of P, or all) and redo open assessments
+//
+// Errors are application/problem+json (RFC 9457) with type, title, status
+// and detail: 400 for bad input, 404 for what the node does not know, 415
+// for a body that is not JSON, 500 for the node's own failures (the detail
+// then says nothing of the internals; the log does).
+package nodehttp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/services/node"
+)
+
+// maxBody is the largest request body read.
+const maxBody = 1 << 20
+
+// Problem is an RFC 9457 problem detail.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Problem types.
+const (
+	ProblemInvalid     = "urn:dpihub:problem:invalid-input"
+	ProblemNotFound    = "urn:dpihub:problem:not-found"
+	ProblemMediaType   = "urn:dpihub:problem:unsupported-media-type"
+	ProblemInternal    = "urn:dpihub:problem:internal"
+	ContentTypeProblem = "application/problem+json"
+)
+
+type server struct {
+	svc node.Service
+	log *zap.Logger
+}
+
+// Handler returns the API of svc. Metrics are gathered from g (nil: the
+// default gatherer); log may be nil.
+func Handler(svc node.Service, g prometheus.Gatherer, log *zap.Logger) http.Handler {
+	if g == nil {
+		g = prometheus.DefaultGatherer
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &server{svc: svc, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/v1/forks", s.forks)
+	mux.HandleFunc("POST /api/v1/forks", s.registerFork)
+	mux.HandleFunc("GET /api/v1/fixes", s.fixes)
+	mux.HandleFunc("GET /api/v1/fixes/{id}", s.fix)
+	mux.HandleFunc("GET /api/v1/fixes/{id}/mbox", s.mbox)
+	mux.HandleFunc("POST /api/v1/fixes", s.publish)
+	mux.HandleFunc("POST /api/v1/refresh", s.refresh)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, http.StatusNotFound, ProblemNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func (s *server) problem(w http.ResponseWriter, r *http.Request, status int, typ, detail string) {
+	w.Header().Set("Content-Type", ContentTypeProblem)
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+// fail answers err as a problem: 400 for node.ErrInvalid, 404 for
+// node.ErrNotFound, 500 otherwise.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, node.ErrInvalid):
+		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, err.Error())
+	case errors.Is(err, node.ErrNotFound):
+		s.problem(w, r, http.StatusNotFound, ProblemNotFound, err.Error())
+	default:
+		s.log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		s.problem(w, r, http.StatusInternalServerError, ProblemInternal, "the node failed to handle the request; its log says why")
+	}
+}
+
+// decode reads a JSON body into v, refusing unknown fields and trailing
+// data. It answers the problem itself and reports whether to go on.
+func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			s.problem(w, r, http.StatusUnsupportedMediaType, ProblemMediaType, fmt.Sprintf("Content-Type %q; send application/json", ct))
+			return false
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, "body is not the expected JSON object: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, "body holds more than one JSON value")
+		return false
+	}
+	return true
+}
+
+func (s *server) forks(w http.ResponseWriter, r *http.Request) {
+	fs, err := s.svc.Forks(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if fs == nil {
+		fs = []node.ForkState{}
+	}
+	writeJSON(w, http.StatusOK, fs)
+}
+
+func (s *server) registerFork(w http.ResponseWriter, r *http.Request) {
+	var f node.Fork
+	if !s.decode(w, r, &f) {
+		return
+	}
+	st, err := s.svc.RegisterFork(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, st)
+}
+
+func (s *server) fixes(w http.ResponseWriter, r *http.Request) {
+	fs, err := s.svc.Fixes(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if fs == nil {
+		fs = []node.ReceivedFix{}
+	}
+	for i := range fs {
+		fs[i].Fix.Diff = "" // lists stay small; GET one fix for its diff
+	}
+	writeJSON(w, http.StatusOK, fs)
+}
+
+func (s *server) fix(w http.ResponseWriter, r *http.Request) {
+	f, err := s.svc.Fix(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *server) mbox(w http.ResponseWriter, r *http.Request) {
+	b, err := s.svc.Export(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/mbox")
+	_, _ = w.Write(b)
+}
+
+func (s *server) publish(w http.ResponseWriter, r *http.Request) {
+	var req node.PublishRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	fp, err := s.svc.PublishFix(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, fp)
+}
+
+func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
+	project := r.URL.Query().Get("project")
+	if project != "" && !events.ValidProject(project) {
+		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, fmt.Sprintf("project %q is not a slug ([a-z0-9][a-z0-9-]*)", project))
+		return
+	}
+	if err := s.svc.Refresh(r.Context(), project); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,144 @@
+package nodehttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/services/node"
+	nodehttp "github.com/dpihub/dpihub/services/node/http"
+)
+
+// fakeNode is a node.Service over memory: it checks input as the real node
+// does and knows one fix.
+type fakeNode struct{ forks []node.ForkState }
+
+var known = node.ReceivedFix{ID: "ma:ma-1", Country: "ma", Project: "app",
+	Fix:         events.FixPublished{FixID: "ma-1", Title: "t", Diff: "diff --git a/x b/x\n"},
+	Assessments: []node.Assessment{{Branch: "ph-main", Verdict: events.VerdictApplies}}}
+
+func (f *fakeNode) Forks(context.Context) ([]node.ForkState, error) { return f.forks, nil }
+func (f *fakeNode) RegisterFork(_ context.Context, fk node.Fork) (node.ForkState, error) {
+	if err := fk.Validate(); err != nil {
+		return node.ForkState{}, err
+	}
+	st := node.ForkState{Fork: fk}
+	f.forks = append(f.forks, st)
+	return st, nil
+}
+func (f *fakeNode) Fixes(context.Context) ([]node.ReceivedFix, error) {
+	return []node.ReceivedFix{known}, nil
+}
+func (f *fakeNode) Fix(_ context.Context, id string) (node.ReceivedFix, error) {
+	if _, _, err := node.ParseFixKey(id); err != nil {
+		return node.ReceivedFix{}, err
+	}
+	if id != known.ID {
+		return node.ReceivedFix{}, fmt.Errorf("fix %s: %w", id, node.ErrNotFound)
+	}
+	return known, nil
+}
+func (f *fakeNode) PublishFix(_ context.Context, req node.PublishRequest) (events.FixPublished, error) {
+	if !events.ValidProject(req.Project) {
+		return events.FixPublished{}, node.Invalid("project %q is not a slug", req.Project)
+	}
+	if req.Commit == "boom" {
+		return events.FixPublished{}, fmt.Errorf("git exploded at /secret/path")
+	}
+	return events.FixPublished{FixID: "ph-" + req.Commit}, nil
+}
+func (f *fakeNode) Refresh(context.Context, string) error { return nil }
+func (f *fakeNode) Export(ctx context.Context, id string) ([]byte, error) {
+	if _, err := f.Fix(ctx, id); err != nil {
+		return nil, err
+	}
+	return []byte("From 0 Mon Sep 17 00:00:00 2001\n"), nil
+}
+
+func TestAPI(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "dpihub_test_total", Help: "t"})
+	reg.MustRegister(c)
+	srv := httptest.NewServer(nodehttp.Handler(&fakeNode{}, reg, nil))
+	t.Cleanup(srv.Close)
+
+	for _, tc := range []struct {
+		name, method, path, ctype, body string
+		status                          int
+		problem                         string // problem type when an error
+		contains                        string
+	}{
+		{"healthz says ok", "GET", "/healthz", "", "", 200, "", `"ok"`},
+		{"metrics come from the registry given", "GET", "/metrics", "", "", 200, "", "dpihub_test_total"},
+		{"an empty fork list is an empty array", "GET", "/api/v1/forks", "", "", 200, "", "[]"},
+		{"a fork registers", "POST", "/api/v1/forks", "application/json",
+			`{"project":"app","upstream":"file:///u","dir":"/tmp/x","branch":"ph-main"}`, 201, "", `"branch":"ph-main"`},
+		{"a fork with a bad slug is a 400", "POST", "/api/v1/forks", "application/json",
+			`{"project":"Not A Slug","upstream":"file:///u","dir":"/x","branch":"b"}`, 400, nodehttp.ProblemInvalid, "slug"},
+		{"a fork with an unknown field is a 400", "POST", "/api/v1/forks", "application/json",
+			`{"project":"app","colour":"red"}`, 400, nodehttp.ProblemInvalid, "colour"},
+		{"a body that is not JSON is a 400", "POST", "/api/v1/forks", "application/json", `{"project":`, 400, nodehttp.ProblemInvalid, "JSON"},
+		{"two JSON values are a 400", "POST", "/api/v1/fixes", "", `{"project":"app","commit":"a"}{}`, 400, nodehttp.ProblemInvalid, "more than one"},
+		{"a body that is not JSON by type is a 415", "POST", "/api/v1/forks", "text/plain", `{}`, 415, nodehttp.ProblemMediaType, "text/plain"},
+		{"fixes are listed without their diffs", "GET", "/api/v1/fixes", "", "", 200, "", `"verdict":"applies"`},
+		{"a known fix is found", "GET", "/api/v1/fixes/ma:ma-1", "", "", 200, "", `"diff":"diff --git`},
+		{"a fix id without a country is a 400", "GET", "/api/v1/fixes/ma-1", "", "", 400, nodehttp.ProblemInvalid, "<country>:<fix_id>"},
+		{"an unknown fix is a 404", "GET", "/api/v1/fixes/lk:nope", "", "", 404, nodehttp.ProblemNotFound, "lk:nope"},
+		{"a fix exports as an mbox", "GET", "/api/v1/fixes/ma:ma-1/mbox", "", "", 200, "", "From 0"},
+		{"publishing a fix answers what was published", "POST", "/api/v1/fixes", "application/json", `{"project":"app","commit":"abc"}`, 201, "", `"fix_id":"ph-abc"`},
+		{"publishing for a bad project is a 400", "POST", "/api/v1/fixes", "application/json", `{"project":"-x","commit":"abc"}`, 400, nodehttp.ProblemInvalid, "slug"},
+		{"a failure of the node is a 500 that hides its internals", "POST", "/api/v1/fixes", "application/json", `{"project":"app","commit":"boom"}`, 500, nodehttp.ProblemInternal, "log"},
+		{"refresh answers no content", "POST", "/api/v1/refresh", "", "", 204, "", ""},
+		{"refresh of a bad project is a 400", "POST", "/api/v1/refresh?project=B%20ad", "", "", 400, nodehttp.ProblemInvalid, "slug"},
+		{"an unknown path is a 404 problem", "GET", "/api/v2/nothing", "", "", 404, nodehttp.ProblemNotFound, "/api/v2/nothing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if !strings.Contains(string(body), tc.contains) {
+				t.Errorf("body %s does not contain %q", body, tc.contains)
+			}
+			if tc.problem == "" {
+				if tc.path == "/api/v1/fixes" && tc.method == "GET" && strings.Contains(string(body), "diff --git") {
+					t.Errorf("the list carries diffs: %s", body)
+				}
+				return
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != nodehttp.ContentTypeProblem {
+				t.Errorf("Content-Type %q, want %s", ct, nodehttp.ContentTypeProblem)
+			}
+			var p nodehttp.Problem
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Type != tc.problem || p.Status != tc.status || p.Title != http.StatusText(tc.status) || p.Detail == "" {
+				t.Errorf("problem %+v", p)
+			}
+			if strings.Contains(p.Detail, "/secret/path") {
+				t.Errorf("a 500 leaks internals: %q", p.Detail)
+			}
+		})
+	}
+}

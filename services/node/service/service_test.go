@@ -1,0 +1,170 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/services/node"
+	nodebus "github.com/dpihub/dpihub/services/node/bus"
+	"github.com/dpihub/dpihub/services/node/internal/gittest"
+	"github.com/dpihub/dpihub/services/node/service"
+)
+
+const project = "sample-payments"
+
+var ledger = gittest.Lines(30, func(i int) string { return fmt.Sprintf("entry %d = %d", i, i*10) })
+
+// running is one node run by service.Run.
+type running struct {
+	api  string
+	done chan error
+}
+
+func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
+	srv := bustest.Server(t, "")
+	_, js := bustest.Connect(t, srv)
+	b := bustest.Open(t, js)
+	countries, tl := bustest.Countries(t, "ma", "ph")
+	v, err := sign.NewVerifier(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gittest.New(t)
+	up := g.Init()
+	g.Commit(up, "initial", map[string]string{"ledger.txt": ledger})
+	dirs := map[string]string{}
+	for _, cc := range []string{"ma", "ph"} {
+		dirs[cc] = g.Clone(up, cc+"-main")
+	}
+	g.Commit(dirs["ma"], "Fix entry 15", map[string]string{"ledger.txt": gittest.Edit(ledger, 15, "entry 15 = 151")})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	nodes := map[string]*running{}
+	for _, cc := range []string{"ma", "ph"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &running{done: make(chan error, 1)}
+		started := make(chan struct{})
+		cfg := service.Config{
+			Country: cc, Bus: b, Signer: countries[cc].Signer, Verifier: v,
+			Forks:        []node.Fork{{Project: project, Upstream: "file://" + up, Dir: dirs[cc], Branch: cc + "-main"}},
+			Listener:     ln,
+			Registerer:   prometheus.NewRegistry(),
+			PollInterval: 20 * time.Millisecond,
+			Started: func(_ *nodebus.Node, addr string) {
+				r.api = "http://" + addr
+				close(started)
+			},
+		}
+		go func() { r.done <- service.Run(ctx, cfg) }()
+		select {
+		case <-started:
+		case err := <-r.done:
+			t.Fatalf("node %s did not start: %v", cc, err)
+		}
+		nodes[cc] = r
+	}
+
+	var fp events.FixPublished
+	postJSON(t, nodes["ma"].api+"/api/v1/fixes", `{"project":"`+project+`","commit":"ma-main"}`, http.StatusCreated, &fp)
+	id := node.FixKey("ma", fp.FixID)
+
+	verdict := func(want string) func() bool {
+		return func() bool {
+			var rf node.ReceivedFix
+			if getJSON(t, nodes["ph"].api+"/api/v1/fixes/"+url.PathEscape(id), &rf) != http.StatusOK {
+				return false
+			}
+			a, ok := rf.Assessment("ph-main")
+			return ok && a.Verdict == want
+		}
+	}
+	bustest.Eventually(t, 20*time.Second, "ph's API shows the fix as applies", verdict(events.VerdictApplies))
+
+	t.Run("the periodic poll sees the fork move and re-assesses", func(t *testing.T) {
+		resp, err := http.Get(nodes["ph"].api + "/api/v1/fixes/" + url.PathEscape(id) + "/mbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mbox, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		g.RunStdin(dirs["ph"], mbox, "am", "-q")
+		bustest.Eventually(t, 20*time.Second, "ph's API shows the fix as present", verdict(events.VerdictPresent))
+	})
+	t.Run("the metrics count what the node did", func(t *testing.T) {
+		resp, err := http.Get(nodes["ph"].api + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `dpihub_node_assessments_total{country="ph",verdict="present"} 1`) {
+			t.Errorf("metrics lack ph's present assessment:\n%s", body)
+		}
+	})
+
+	cancel()
+	for cc, r := range nodes {
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("node %s: Run returned %v", cc, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("node %s did not stop", cc)
+		}
+	}
+}
+
+func TestRunRefusesToStartWithoutWhatItNeeds(t *testing.T) {
+	if err := service.Run(context.Background(), service.Config{Country: "ma"}); err == nil {
+		t.Fatal("Run without a bus started")
+	}
+}
+
+func postJSON(t *testing.T, u, body string, status int, out any) {
+	t.Helper()
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("POST %s: %d, want %d: %s", u, resp.StatusCode, status, b)
+	}
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getJSON(t *testing.T, u string, out any) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
