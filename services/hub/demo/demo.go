@@ -1,6 +1,9 @@
 // Package demo plays the dpihub story on a throw-away embedded hub: three
-// countries publish signed events, each country's node receives the
-// others', and a forged event is refused and dead-lettered with its reason.
+// countries run real nodes on real git forks of a sample upstream; a fix
+// published by Morocco is assessed by the others (applies in the
+// Philippines, present in Sri Lanka, which had cherry-picked it); a
+// proposal is endorsed; a forged event is refused and dead-lettered with
+// its reason.
 package demo
 
 import (
@@ -8,18 +11,22 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/hub"
+	"github.com/dpihub/dpihub/services/node"
+	nodebus "github.com/dpihub/dpihub/services/node/bus"
+	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
 
 // Config configures Run.
@@ -39,7 +46,9 @@ const project = "mosip-id-repository"
 
 // Result is what the demo observed, for tests.
 type Result struct {
-	Received    map[string][]string // country -> "type from cc" lines its node handled
+	Received    map[string][]string // country -> types of the events it published
+	Verdicts    map[string]string   // country -> its verdict on Morocco's fix
+	FixID       string
 	DeadLetters []bus.DeadLetter
 	NATSURL     string
 	HTTPAddr    string
@@ -71,7 +80,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer cancel()
 		h.Close(sctx)
 	}()
-	res := &Result{Received: map[string][]string{}, NATSURL: h.NATSURL(), HTTPAddr: h.HTTPAddr}
+	res := &Result{Received: map[string][]string{}, Verdicts: map[string]string{}, NATSURL: h.NATSURL(), HTTPAddr: h.HTTPAddr}
 	out.f("dpihub demo: embedded NATS with JetStream at %s, data in %s\n\n", h.NATSURL(), cfg.DataDir)
 
 	// Every country has its own ed25519 key; one trust list names them all.
@@ -93,62 +102,129 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
-	// Each country's node consumes every other country's events.
-	var mu sync.Mutex
-	handled := 0
+	// The sample upstream and the three forks are real git repositories.
+	rp, err := makeRepos(ctx, filepath.Join(cfg.DataDir, "repos"))
+	if err != nil {
+		return nil, fmt.Errorf("make the demo repositories: %w", err)
+	}
+	out.f("\nSample upstream %s, forks:\n", rp.upstream)
 	for _, c := range Countries {
-		cc := c.Code
-		cons, err := h.Bus.Consume(ctx, bus.ConsumerConfig{Name: "node-" + cc, Verifier: verifier},
-			func(_ context.Context, e event.Event) error {
-				from, _ := e.Extensions()[events.ExtCountry].(string)
-				if from == cc {
-					mu.Lock()
-					handled++
-					mu.Unlock()
-					return nil
-				}
-				line := fmt.Sprintf("%s from %s", shortType(e.Type()), from)
-				mu.Lock()
-				res.Received[cc] = append(res.Received[cc], line)
-				handled++
-				mu.Unlock()
-				out.f("  [%s node] received %-22s from %s: %s\n", cc, shortType(e.Type()), from, events.Describe(e))
-				return nil
-			})
-		if err != nil {
-			return nil, err
-		}
-		h.OnClose(func(context.Context) { cons.Stop() })
+		out.f("  %s  %s (branch release-%s)\n", c.Code, rp.forks[c.Code], c.Code)
 	}
 
-	// The story.
-	fix := mustSample[events.FixPublished](events.TypeFixPublished)
+	// The coordinator's view: everything on dpi.>, as it arrives.
+	var mu sync.Mutex
+	var seen []event.Event
+	printer, err := h.Bus.Consume(ctx, bus.ConsumerConfig{Name: "demo-coordinator", Verifier: verifier},
+		func(_ context.Context, e event.Event) error {
+			from, _ := e.Extensions()[events.ExtCountry].(string)
+			mu.Lock()
+			seen = append(seen, e)
+			if from != "" {
+				res.Received[from] = append(res.Received[from], shortType(e.Type()))
+			}
+			mu.Unlock()
+			out.f("  %s  %-22s %s\n", from, shortType(e.Type()), events.Describe(e))
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	h.OnClose(func(context.Context) { printer.Stop() })
+	count := func(typ string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, e := range seen {
+			if e.Type() == typ {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Each country runs its node: it registers its fork, and assesses every
+	// other country's fix against it.
+	out.f("\nEach country's node registers its fork:\n")
+	nodes := map[string]*nodebus.Node{}
+	nctx, stopNodes := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	h.OnClose(func(context.Context) { stopNodes(); wg.Wait() })
+	for _, c := range Countries {
+		started := make(chan struct{})
+		errc := make(chan error, 1)
+		cc := c.Code
+		wg.Go(func() {
+			errc <- nodesvc.Run(nctx, nodesvc.Config{
+				Country: cc, Bus: h.Bus, Signer: signers[cc], Verifier: verifier,
+				Forks: []node.Fork{{Project: project, Upstream: "file://" + rp.upstream, Dir: rp.forks[cc],
+					Branch: "release-" + cc, Platform: "MOSIP"}},
+				PollInterval: -1, Registerer: prometheus.NewRegistry(), Logger: cfg.Logger,
+				Started: func(n *nodebus.Node, _ string) {
+					mu.Lock()
+					nodes[cc] = n
+					mu.Unlock()
+					close(started)
+				},
+			})
+		})
+		select {
+		case <-started:
+		case err := <-errc:
+			return nil, fmt.Errorf("node %s: %w", cc, err)
+		case <-time.After(30 * time.Second):
+			return nil, fmt.Errorf("node %s did not start in 30s", cc)
+		}
+	}
+	if err := waitFor(ctx, 10*time.Second, func() bool { return count(events.TypeForkSnapshot) >= len(Countries) }); err != nil {
+		return nil, fmt.Errorf("forks not announced: %w", err)
+	}
+
+	out.f("\n* Morocco publishes a fix it made in its fork (commit %.12s); the other nodes assess it against theirs:\n", rp.fix)
+	fp, err := nodes["ma"].PublishFix(ctx, node.PublishRequest{Project: project, Commit: rp.fix})
+	if err != nil {
+		return nil, fmt.Errorf("publish the fix: %w", err)
+	}
+	res.FixID = fp.FixID
+	if err := waitFor(ctx, 20*time.Second, func() bool {
+		return count(events.TypeFixAssessed) >= len(Countries)-1 && count(events.TypeFixAdopted) >= 1
+	}); err != nil {
+		return nil, fmt.Errorf("the fix was not assessed by every other node: %w", err)
+	}
+	mu.Lock()
+	for _, e := range seen {
+		if e.Type() != events.TypeFixAssessed {
+			continue
+		}
+		var a events.FixAssessed
+		if e.DataAs(&a) == nil {
+			cc, _ := e.Extensions()[events.ExtCountry].(string)
+			res.Verdicts[cc] = a.Verdict
+		}
+	}
+	mu.Unlock()
+
+	// Roadmap proposals travel the same way.
 	steps := []struct {
 		cc, say string
 		p       events.Payload
 	}{
-		{"ma", "Morocco publishes a fix it made in its MOSIP fork", &fix},
-		{"ph", "the Philippines' node finds that the fix applies to its fork", &events.FixAssessed{FixID: fix.FixID, PatchID: fix.PatchID, Verdict: events.VerdictApplies, Branch: "release-1.2.0-ph", Head: "3f1c0a9d2b7e4c6a8f0e1d2c3b4a59687766554a"}},
-		{"lk", "Sri Lanka's node finds it already cherry-picked it", &events.FixAssessed{FixID: fix.FixID, PatchID: fix.PatchID, Verdict: events.VerdictPresent, PresentAs: "9a8b7c6d5e4f30211f0e9d8c7b6a594837261504", How: "patch-id", Branch: "release-1.2.0-lk", Head: "0b1c2d3e4f5061728394a5b6c7d8e9f00112233a"}},
 		{"lk", "Sri Lanka proposes a roadmap item upstream", &events.ProposalSubmitted{ProposalID: "lk-2026-07", Title: "Offline biometric authentication for rural enrolment centres", Body: "Enrolment centres with intermittent links need local 1:1 matching."}},
 		{"ma", "Morocco endorses it", &events.ProposalEndorsed{ProposalID: "lk-2026-07", Comment: "Same need in the Atlas regions."}},
 		{"ph", "the Philippines endorses it", &events.ProposalEndorsed{ProposalID: "lk-2026-07"}},
 	}
-	out.f("\nThe story:\n")
-	published := 0
-	for _, s := range steps {
-		e, err := events.New(events.Source{Country: s.cc, Service: "node"}, project, s.p)
+	for _, st := range steps {
+		e, err := events.New(events.Source{Country: st.cc, Service: "node"}, project, st.p)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := h.Bus.Publisher(signers[s.cc]).Publish(ctx, e); err != nil {
+		out.f("\n* %s:\n", st.say)
+		before := count(e.Type())
+		if _, err := h.Bus.Publisher(signers[st.cc]).Publish(ctx, e); err != nil {
 			return nil, err
 		}
-		published++
-		out.f("\n* %s (%s, signed by %s)\n", s.say, shortType(e.Type()), s.cc)
-		want := published * len(Countries)
-		if err := waitFor(ctx, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return handled >= want }); err != nil {
-			return nil, fmt.Errorf("nodes did not receive %q: %w", s.say, err)
+		if err := waitFor(ctx, 10*time.Second, func() bool { return count(e.Type()) > before }); err != nil {
+			return nil, fmt.Errorf("%s: %w", st.say, err)
 		}
 	}
 
@@ -166,7 +242,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if _, err := h.Bus.Publisher(forger).Publish(ctx, forged); err != nil {
 		return nil, err
 	}
-	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(Countries) }); err != nil {
+	// Each node's consumer of fixes and the coordinator's refuse it.
+	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(Countries)+1 }); err != nil {
 		return nil, fmt.Errorf("forged event not dead-lettered: %w", err)
 	}
 	res.DeadLetters = deadLetters(ctx, h)
@@ -174,14 +251,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		out.f("  [%s] refused it, reason %s (%s)\n", dl.Consumer, dl.Reason, dl.Detail)
 	}
 	out.f("\nNo node acted on the forged event; it sits in the dead-letter stream %s with its reason.\n", bus.DLQStream)
-	out.f("\nWhat each node received from the others:\n")
-	cs := make([]string, 0, len(res.Received))
-	for cc := range res.Received {
-		cs = append(cs, cc)
-	}
-	sort.Strings(cs)
-	for _, cc := range cs {
-		out.f("  %s: %s\n", cc, strings.Join(res.Received[cc], "; "))
+	out.f("\nMorocco's fix %s across the forks:\n", res.FixID)
+	for _, c := range Countries {
+		v := res.Verdicts[c.Code]
+		if c.Code == "ma" {
+			v = "made it"
+		}
+		out.f("  %-16s %s\n", c.Name, v)
 	}
 	if cfg.Exit {
 		return res, nil
@@ -191,14 +267,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	<-ctx.Done()
 	out.f("\nstopping\n")
 	return res, nil
-}
-
-func mustSample[T events.Payload](typ string) T {
-	p, ok := events.Sample(typ)
-	if !ok {
-		panic("no sample for " + typ)
-	}
-	return p.(T)
 }
 
 func deadLetters(ctx context.Context, h *hub.Hub) []bus.DeadLetter {
