@@ -39,7 +39,7 @@ func init() {
 		"tail":     {"follow events or dead letters", tail},
 		"keys":     {"keys gen: make a country's signing key and trust-list entry", keys},
 		"patch-id": {"print patch-ids exactly as git patch-id does (stdin)", patchID},
-		"fix":      {"fix assess: assess a patch against a fork", fix},
+		"fix":      {"fix assess|publish|export: assess a patch, publish commits as fixes, export a fix as an mbox", fix},
 	}
 }
 

@@ -31,15 +31,29 @@ func patchID(ctx context.Context, env Env, args []string) error {
 }
 
 func fix(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 || args[0] != "assess" {
-		fmt.Fprintln(env.Stderr, "usage: dpihub fix assess --repo DIR [--ref REF] --patch FILE")
-		return errUsage
+	if len(args) > 0 {
+		switch args[0] {
+		case "assess":
+			return fixAssess(ctx, env, args[1:])
+		case "publish":
+			return fixPublish(ctx, env, args[1:])
+		case "export":
+			return fixExport(ctx, env, args[1:])
+		}
 	}
+	fmt.Fprintln(env.Stderr, "usage: dpihub fix assess|publish|export ...")
+	fmt.Fprintln(env.Stderr, "  fix assess  --repo DIR [--ref REF] --patch FILE      assess a patch against a fork (JSON)")
+	fmt.Fprintln(env.Stderr, "  fix publish --key FILE --project SLUG --repo DIR COMMIT|RANGE   publish commits as fixes")
+	fmt.Fprintln(env.Stderr, "  fix export  --node URL ID                            a received fix as a git am mbox")
+	return errUsage
+}
+
+func fixAssess(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "fix assess")
 	repo := fs.String("repo", ".", "the fork's git repository")
 	ref := fs.String("ref", "HEAD", "the fork's branch or commit")
 	patchPath := fs.String("patch", "", "the fix, one commit as git format-patch writes it (- for stdin)")
-	if err := parse(fs, env, args[1:]); err != nil {
+	if err := parse(fs, env, args); err != nil {
 		return err
 	}
 	if *patchPath == "" {

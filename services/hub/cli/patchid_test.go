@@ -83,3 +83,45 @@ func TestFixAssessPrintsOneJSONVerdict(t *testing.T) {
 		t.Fatalf("against main: %+v", r)
 	}
 }
+
+func TestFixPublishPublishesACommitAsASignedFix(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	h := startHub(t)
+	up := t.TempDir()
+	git(t, up, "", "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(up, "a.txt"), []byte("one\ntwo\nthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, up, "", "add", ".")
+	git(t, up, "", "commit", "-qm", "base")
+	fork := filepath.Join(t.TempDir(), "fork")
+	git(t, up, "", "clone", "-q", up, fork)
+	if err := os.WriteFile(filepath.Join(fork, "a.txt"), []byte("one\n2\nthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, fork, "", "commit", "-qam", "Fix two\n\nFixes: CVE-2026-12345")
+	keys := t.TempDir()
+	if r := dpihub(t, nil, "", "keys", "gen", "--country", "ph", "--dir", keys); r.code != 0 {
+		t.Fatal(r)
+	}
+	key, _ := filepath.Glob(filepath.Join(keys, "ph-*.key"))
+	env := map[string]string{"DPIHUB_SERVER": h.NATSURL()}
+	r := dpihub(t, env, "", "fix", "publish", "--key", key[0], "--project", "sample", "--repo", fork, "HEAD")
+	if r.code != 0 || !strings.Contains(r.stdout, `published fix ph-`) || !strings.Contains(r.stdout, `"Fix two"`) {
+		t.Fatalf("fix publish: %+v", r)
+	}
+	r = dpihub(t, env, "", "tail", "--all", "--subject", "dpi.ph.fix.published.>", "-n", "1", "--trust", filepath.Join(keys, "trust.json"))
+	if r.code != 0 || !strings.Contains(r.stdout, `"Fix two"`) || !strings.Contains(r.stdout, "✓ signed") {
+		t.Fatalf("tail after fix publish: %+v", r)
+	}
+	for _, bad := range [][]string{
+		{"fix", "publish", "--key", key[0], "--project", "sample", "--repo", fork, "no-such-rev"},
+		{"fix", "export", "--node", "http://127.0.0.1:1", "ma:ma-1"},
+	} {
+		if r := dpihub(t, env, "", bad...); r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 and one line", bad, r.code, r.stderr)
+		}
+	}
+}
