@@ -143,4 +143,3 @@ func mustJSON(e event.Event) []byte {
 	}
 	return b
 }
-
