@@ -472,7 +472,9 @@ func TestMaxDeliveriesAdvisoryEndsInTheDLQ(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
@@ -481,4 +483,27 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+func TestAnEventIsVerifiedOncePerProcessHoweverManyServicesConsumeIt(t *testing.T) {
+	s := bustest.Server(t, "")
+	_, js := bustest.Connect(t, s)
+	b := bustest.Open(t, js)
+	cs, tl := bustest.Countries(t, "ma")
+	v := verifier(t, tl) // one per process
+	a, c := &recorder{}, &recorder{}
+	consume(t, b, bus.ConsumerConfig{Name: "feed", Verifier: v}, a.handle)
+	consume(t, b, bus.ConsumerConfig{Name: "dedup", Verifier: v}, c.handle)
+	const n = 20
+	var evs []event.Event
+	for range n {
+		evs = append(evs, newEvent(t, "ma", events.TypeFixAdopted))
+	}
+	if err := b.Publisher(cs["ma"].Signer).PublishBatch(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 10*time.Second, "both services handled every event", func() bool { return a.len() == n && c.len() == n })
+	if st := v.Stats(); st.Checked != n || st.Cached != n {
+		t.Fatalf("stats %+v: want %d ed25519 checks and %d spared by the cache", st, n, n)
+	}
 }

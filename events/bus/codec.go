@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +28,14 @@ func MsgID(e event.Event) string { return e.Source() + "#" + e.ID() }
 
 // Encode returns the structured-mode NATS message of e on subject.
 func Encode(subject string, e event.Event) (*nats.Msg, error) {
-	b, err := json.Marshal(e)
+	return encode(subject, e, false)
+}
+
+// encode is Encode; dataValid says that the caller has checked that e's
+// data is valid JSON (events.Validate does), which lets it skip the
+// second pass of json.Marshal over the event's own MarshalJSON output.
+func encode(subject string, e event.Event, dataValid bool) (*nats.Msg, error) {
+	b, err := marshalEvent(e, dataValid)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.ID(), err)
 	}
@@ -37,6 +45,75 @@ func Encode(subject string, e event.Event) (*nats.Msg, error) {
 	return m, nil
 }
 
+// marshalEvent returns json.Marshal(e), byte for byte. json.Marshal calls
+// e.MarshalJSON and then compacts and HTML-escapes the result, checking
+// that it is valid JSON: a pass over the whole event that costs as much as
+// the encoding itself. When the data is known to be valid JSON, every
+// extension is a string (so the SDK wrote the rest of the document), and
+// the output has nothing that compacting or escaping would change, that
+// pass is the identity and is skipped.
+func marshalEvent(e event.Event, dataValid bool) ([]byte, error) {
+	if size, ok := plainSize(e); dataValid && ok {
+		// e.MarshalJSON, into a buffer of the right size.
+		var buf bytes.Buffer
+		buf.Grow(size)
+		if err := event.WriteJson(&e, &buf); err == nil && compactAndSafe(buf.Bytes()) {
+			return buf.Bytes(), nil
+		}
+	}
+	return json.Marshal(e)
+}
+
+// plainSize reports whether e is a CloudEvent 1.0 whose extensions are
+// all strings, and estimates the size of its JSON encoding.
+func plainSize(e event.Event) (int, bool) {
+	ec, ok := e.Context.(*event.EventContextV1)
+	if !ok {
+		return 0, false
+	}
+	n := 384 + len(e.DataEncoded) + len(ec.ID) + len(ec.Type) // the rest is short
+	if ec.Subject != nil {
+		n += len(*ec.Subject)
+	}
+	for name, v := range ec.Extensions {
+		s, ok := v.(string)
+		if !ok {
+			return 0, false
+		}
+		n += len(name) + len(s) + 6
+	}
+	return n, true
+}
+
+// compactAndSafe reports whether b, a JSON document, has no whitespace
+// outside strings, no control characters inside them, and none of the
+// characters json.Marshal escapes (<, >, &, U+2028, U+2029). It errs on
+// the side of false.
+func compactAndSafe(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			return false
+		case c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9):
+			return false
+		case c < 0x20:
+			return false // whitespace outside strings, a control character inside
+		case c == ' ' && !inString:
+			return false
+		case c == '\\' && inString:
+			i++ // the escaped character cannot end the string
+			if i < len(b) && b[i] < 0x20 {
+				return false
+			}
+		case c == '"':
+			inString = !inString
+		}
+	}
+	return !inString
+}
+
 // Decode reads a CloudEvent from a NATS message in structured mode
 // (Content-Type application/cloudevents…, JSON) or binary mode (ce-*
 // headers, percent-encoded, data in the body), as the CloudEvents NATS
@@ -44,12 +121,12 @@ func Encode(subject string, e event.Event) (*nats.Msg, error) {
 // that it honours the dpihub contract.
 func Decode(h nats.Header, data []byte) (event.Event, error) {
 	ct := h.Get("Content-Type")
-	if strings.HasPrefix(strings.ToLower(ct), "application/cloudevents") {
-		if strings.HasPrefix(strings.ToLower(ct), "application/cloudevents-batch") {
+	if hasPrefixFold(ct, "application/cloudevents") {
+		if hasPrefixFold(ct, "application/cloudevents-batch") {
 			return event.Event{}, fmt.Errorf("%w: batch mode is not supported", ErrNotCloudEvent)
 		}
-		var e event.Event
-		if err := json.Unmarshal(data, &e); err != nil {
+		e, err := unmarshalEvent(data)
+		if err != nil {
 			return event.Event{}, fmt.Errorf("%w: structured mode: %v", ErrNotCloudEvent, err)
 		}
 		if err := e.Validate(); err != nil {
@@ -158,6 +235,36 @@ func percentEncode(s string) string {
 		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
+}
+
+// unmarshalEvent is json.Unmarshal(data, &e). For a type with an
+// UnmarshalJSON method json.Unmarshal checks the whole input, then scans it
+// again to find the value's end and hands the value to the method; here the
+// check runs once and the value is handed over directly. Invalid input
+// takes json.Unmarshal itself, for its error.
+func unmarshalEvent(data []byte) (event.Event, error) {
+	var e event.Event
+	if !json.Valid(data) {
+		return e, json.Unmarshal(data, &e)
+	}
+	err := e.UnmarshalJSON(trimJSONSpace(data))
+	return e, err
+}
+
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	_, ok := cutPrefixFold(s, prefix)
+	return ok
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {

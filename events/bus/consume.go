@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events/sign"
@@ -65,6 +66,9 @@ type Consumer struct {
 	stopOnce sync.Once
 	ctx      context.Context // handlers' context, cancelled by Stop
 	cancel   context.CancelFunc
+	// The collectors of every event, looked up once.
+	handlerSeconds prometheus.Observer
+	consumedOK     prometheus.Counter
 }
 
 // Consume starts a durable consumer that hands every event, verified and
@@ -118,6 +122,9 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Cons
 		cancel:  cancel,
 		handler: Chain(h, append([]Middleware{recoverPanics, Dedupe(cfg.Dedupe)}, cfg.Middleware...)...),
 		done:    make(chan struct{}),
+
+		handlerSeconds: b.metrics.HandlerSeconds.WithLabelValues(cfg.Name),
+		consumedOK:     b.metrics.Consumed.WithLabelValues(cfg.Name, "ok"),
 	}
 	adv := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", Stream, cfg.Name)
 	c.adv, err = b.js.Conn().Subscribe(adv, c.onMaxDeliveries)
@@ -216,7 +223,7 @@ func (c *Consumer) run() {
 func (c *Consumer) msgContext(j *job) context.Context {
 	m := Message{Subject: j.msg.Subject(), Stream: Stream, Consumer: c.cfg.Name}
 	if j.md != nil {
-		m.StreamSeq, m.NumDelivered = j.md.Sequence.Stream, j.md.NumDelivered
+		m.StreamSeq, m.NumDelivered, m.Time = j.md.Sequence.Stream, j.md.NumDelivered, j.md.Timestamp
 	}
 	return WithMessage(c.ctx, m)
 }
@@ -247,7 +254,7 @@ func (c *Consumer) handle(j *job) {
 	if err == nil {
 		start := time.Now()
 		err = c.handler(c.msgContext(j), j.ev)
-		c.b.metrics.HandlerSeconds.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		c.handlerSeconds.Observe(time.Since(start).Seconds())
 	}
 	var rej *RejectError
 	switch {
@@ -255,7 +262,7 @@ func (c *Consumer) handle(j *job) {
 		if aerr := j.msg.Ack(); aerr != nil {
 			c.b.log.Warn("ack", zap.String("consumer", name), zap.Uint64("stream_seq", seq), zap.Error(aerr))
 		}
-		c.b.metrics.Consumed.WithLabelValues(name, "ok").Inc()
+		c.consumedOK.Inc()
 	case c.stopping.Load():
 		_ = j.msg.Nak()
 	case errors.As(err, &rej):

@@ -64,6 +64,10 @@ type Message struct {
 	StreamSeq    uint64
 	NumDelivered uint64
 	Consumer     string
+	// Time is when JetStream stored the message (zero if unknown). It is
+	// the same on every delivery and every replay, unlike the time of
+	// handling, so projections that record it stay deterministic.
+	Time time.Time
 }
 
 type msgKey struct{}

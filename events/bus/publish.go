@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -62,7 +63,7 @@ func (p *Publisher) prepare(e event.Event) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", e.ID(), err)
 	}
-	return Encode(s.String(), e)
+	return encode(s.String(), e, true) // events.Validate checked the data
 }
 
 // PublishError lists the events of a batch that were not stored.
@@ -84,30 +85,56 @@ func (e *PublishError) Error() string {
 // others are stored (retrying the whole batch is safe: duplicates are
 // dropped by the stream).
 func (p *Publisher) PublishBatch(ctx context.Context, evs []event.Event) error {
+	// Chunks of events are prepared by GOMAXPROCS workers while the
+	// previous chunk is being published, so that signing and publishing
+	// overlap.
 	const chunk = 512
-	failed := map[string]error{}
-	var futures []pending
-	msgs := make([]*nats.Msg, chunk)
-	errs := make([]error, chunk)
-	workers := runtime.GOMAXPROCS(0)
-	for lo := 0; lo < len(evs); lo += chunk {
-		part := evs[lo:min(lo+chunk, len(evs))]
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() {
-				for i := w; i < len(part); i += workers {
-					msgs[i], errs[i] = p.prepare(part[i])
-				}
-			})
+	type prepared struct {
+		part []event.Event
+		msgs []*nats.Msg
+		errs []error
+	}
+	ready := make(chan *prepared, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(ready)
+		workers := runtime.GOMAXPROCS(0)
+		for lo := 0; lo < len(evs); lo += chunk {
+			part := evs[lo:min(lo+chunk, len(evs))]
+			pc := &prepared{part: part, msgs: make([]*nats.Msg, len(part)), errs: make([]error, len(part))}
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < len(part); i += workers {
+						pc.msgs[i], pc.errs[i] = p.prepare(part[i])
+					}
+				})
+			}
+			wg.Wait()
+			select {
+			case ready <- pc:
+			case <-stop:
+				return
+			}
 		}
-		wg.Wait()
-		for i, e := range part {
-			if errs[i] != nil {
-				failed[e.ID()] = errs[i]
+	}()
+	failed := map[string]error{}
+	futures := make([]pending, 0, len(evs))
+	for pc := range ready {
+		for i, e := range pc.part {
+			if pc.errs[i] == nil && ctx.Err() != nil {
+				pc.errs[i] = ctx.Err() // cancelled: publish no more
+			}
+			if pc.errs[i] != nil {
+				failed[e.ID()] = pc.errs[i]
 				p.b.metrics.PublishFailed.WithLabelValues(e.Type()).Inc()
 				continue
 			}
-			f, err := p.b.js.PublishMsgAsync(msgs[i], jetstream.WithMsgID(MsgID(e)), jetstream.WithExpectStream(Stream))
+			// A full window waits for acks instead of failing after
+			// nats.go's default 200 ms, which a loaded machine can exceed.
+			f, err := p.b.js.PublishMsgAsync(pc.msgs[i], jetstream.WithMsgID(MsgID(e)), jetstream.WithExpectStream(Stream),
+				jetstream.WithStallWait(30*time.Second))
 			if err != nil {
 				failed[e.ID()] = err
 				p.b.metrics.PublishFailed.WithLabelValues(e.Type()).Inc()
@@ -116,16 +143,20 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []event.Event) error {
 			futures = append(futures, pending{id: e.ID(), typ: e.Type(), f: f})
 		}
 	}
+	published := map[string]int{}
 	for _, f := range futures {
 		select {
 		case <-f.f.Ok():
-			p.b.metrics.Published.WithLabelValues(f.typ).Inc()
+			published[f.typ]++
 		case err := <-f.f.Err():
 			failed[f.id] = err
 			p.b.metrics.PublishFailed.WithLabelValues(f.typ).Inc()
 		case <-ctx.Done():
 			failed[f.id] = ctx.Err()
 		}
+	}
+	for typ, n := range published {
+		p.b.metrics.Published.WithLabelValues(typ).Add(float64(n))
 	}
 	if len(failed) > 0 {
 		p.b.log.Warn("batch publish incomplete", zap.Int("failed", len(failed)), zap.Int("total", len(evs)))

@@ -62,7 +62,7 @@ func (s *Signer) KeyID() string { return s.key.KeyID }
 // extension is not the signer's country: a country signs only its own
 // events.
 func (s *Signer) Sign(e *event.Event) error {
-	if cc, _ := e.Extensions()["country"].(string); cc != s.key.Country {
+	if cc, _ := extension(*e, "country").(string); cc != s.key.Country {
 		return fmt.Errorf("sign event %s: country %q, but the key belongs to %q", e.ID(), cc, s.key.Country)
 	}
 	e.SetExtension(ExtSignedAttrs, strings.Join(SignedExtensions, ","))
@@ -107,10 +107,9 @@ func digestParts(e event.Event, exts []string) ([]byte, error) {
 	add(t)
 	d := sha256.Sum256(e.Data())
 	out = append(out, d[:]...)
-	all := e.Extensions()
 	for _, name := range exts {
-		v, ok := all[name]
-		if !ok {
+		v := extension(e, name)
+		if v == nil {
 			return nil, fmt.Errorf("signed extension %q is not set", name)
 		}
 		s, err := types.Format(v)
@@ -121,6 +120,15 @@ func digestParts(e event.Event, exts []string) ([]byte, error) {
 		add(s)
 	}
 	return out, nil
+}
+
+// extension returns e's extension attribute name, or nil. Unlike
+// e.Extensions()[name] it does not copy every extension to find one.
+func extension(e event.Event, name string) any {
+	if ec, ok := e.Context.(*event.EventContextV1); ok {
+		return ec.Extensions[name]
+	}
+	return e.Extensions()[name]
 }
 
 // partName names the part at digest index i, for error messages.
@@ -164,14 +172,9 @@ type edVerifier struct {
 }
 
 func (v edVerifier) Verify(_ context.Context, data, sig []byte) error {
-	key := cacheKey(v.id, data, sig)
-	if v.cache.has(key) {
-		return nil
-	}
-	if !ed25519.Verify(v.pub, data, sig) {
+	if !v.cache.verify(cacheKey(v.id, data, sig), func() bool { return ed25519.Verify(v.pub, data, sig) }) {
 		return errBadSig
 	}
-	v.cache.add(key)
 	return nil
 }
 func (v edVerifier) KeyID() (string, error)   { return v.id, nil }

@@ -138,7 +138,7 @@ func (v *Verifier) SetTrustList(tl *TrustList) error {
 // the time of verification, lets a replay of the stream years later give
 // the same answers.
 func (v *Verifier) Verify(e event.Event) (event.Event, error) {
-	mat, _ := e.Extensions()[ExtMaterial].(string)
+	mat, _ := extension(e, ExtMaterial).(string)
 	if mat == "" {
 		return event.Event{}, refuse(ReasonUnsigned, "", "no %s attribute", ExtMaterial)
 	}
@@ -182,7 +182,7 @@ func (v *Verifier) Verify(e event.Event) (event.Event, error) {
 		return event.Event{}, refuse(ReasonBadSignature, keyID, "the signed payload is not a SHA-256 digest")
 	}
 	var exts []string
-	if s, _ := e.Extensions()[ExtSignedAttrs].(string); s != "" {
+	if s, _ := extension(e, ExtSignedAttrs).(string); s != "" {
 		exts = strings.Split(s, ",")
 	}
 	if err := validSignedAttrs(exts); err != nil {
@@ -206,7 +206,7 @@ func (v *Verifier) Verify(e event.Event) (event.Event, error) {
 // tampered explains a digest mismatch, naming the altered part when the
 // event's dpihubdigests (authenticated by the signed digest) allow it.
 func tampered(e event.Event, keyID string, parts, signed []byte, exts []string) error {
-	s, _ := e.Extensions()[ExtDigests].(string)
+	s, _ := extension(e, ExtDigests).(string)
 	orig, err := base64.StdEncoding.DecodeString(s)
 	if sum := sha256.Sum256(orig); err != nil || string(sum[:]) != string(signed) {
 		return refuse(ReasonTamperedAttribute, keyID, "the event does not match its signature (%s absent or altered, so the altered part is unknown)", ExtDigests)
@@ -221,6 +221,19 @@ func tampered(e event.Event, keyID string, parts, signed []byte, exts []string) 
 
 func verified(e event.Event, exts []string) event.Event {
 	out := e.Clone()
+	if ec, ok := out.Context.(*event.EventContextV1); ok {
+		// What SetExtension(name, nil) does, without copying the
+		// extensions to find their names.
+		for name := range ec.Extensions {
+			if !contains(exts, name) {
+				delete(ec.Extensions, name)
+			}
+		}
+		if len(ec.Extensions) == 0 {
+			ec.Extensions = nil
+		}
+		return out
+	}
 	for name := range e.Extensions() {
 		if !contains(exts, name) {
 			out.SetExtension(name, nil)
@@ -280,15 +293,40 @@ func ParseEnvelope(b []byte) (*dsse.Envelope, error) {
 }
 
 // sigCache remembers signatures that verified, so that the services of one
-// process verify an event once. When full it forgets everything: crude but
-// bounded, and verification stays correct either way.
+// process verify an event once. Concurrent checks of the same signature
+// (two consumers receiving the event at the same moment) wait for the
+// first instead of repeating it. When full it forgets everything: crude
+// but bounded, and verification stays correct either way.
 type sigCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[[32]byte]struct{}
+	mu       sync.Mutex
+	max      int
+	m        map[[32]byte]struct{}
+	inflight map[[32]byte]*check
+	// checks counts ed25519 verifications, hits the ones the cache spared.
+	checks, hits atomic.Uint64
 }
 
-func newSigCache(n int) *sigCache { return &sigCache{max: n, m: make(map[[32]byte]struct{})} }
+type check struct {
+	done chan struct{}
+	ok   bool
+}
+
+// VerifierStats counts the signature checks of a Verifier.
+type VerifierStats struct {
+	Checked uint64 // ed25519 verifications run
+	Cached  uint64 // verifications spared because the signature had verified before
+}
+
+// Stats returns how many signatures were checked and how many the cache
+// spared: with one Verifier shared by the services of a process, each
+// event is checked once however many services consume it.
+func (v *Verifier) Stats() VerifierStats {
+	return VerifierStats{Checked: v.cache.checks.Load(), Cached: v.cache.hits.Load()}
+}
+
+func newSigCache(n int) *sigCache {
+	return &sigCache{max: n, m: make(map[[32]byte]struct{}), inflight: make(map[[32]byte]*check)}
+}
 
 func cacheKey(keyID string, data, sig []byte) [32]byte {
 	h := sha256.New()
@@ -302,24 +340,43 @@ func cacheKey(keyID string, data, sig []byte) [32]byte {
 	return k
 }
 
-func (c *sigCache) has(k [32]byte) bool {
+// verify returns whether the signature under key verifies, running
+// verify at most once per key at a time and never again once it passed.
+func (c *sigCache) verify(key [32]byte, verify func() bool) bool {
 	if c.max == 0 {
-		return false
+		c.checks.Add(1)
+		return verify()
 	}
 	c.mu.Lock()
-	_, ok := c.m[k]
+	if _, ok := c.m[key]; ok {
+		c.mu.Unlock()
+		c.hits.Add(1)
+		return true
+	}
+	if w, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		<-w.done
+		if w.ok {
+			c.hits.Add(1)
+		}
+		return w.ok
+	}
+	w := &check{done: make(chan struct{})}
+	c.inflight[key] = w
 	c.mu.Unlock()
-	return ok
-}
 
-func (c *sigCache) add(k [32]byte) {
-	if c.max == 0 {
-		return
-	}
+	c.checks.Add(1)
+	w.ok = verify()
+
 	c.mu.Lock()
-	if len(c.m) >= c.max {
-		clear(c.m)
+	delete(c.inflight, key)
+	if w.ok {
+		if len(c.m) >= c.max {
+			clear(c.m)
+		}
+		c.m[key] = struct{}{}
 	}
-	c.m[k] = struct{}{}
 	c.mu.Unlock()
+	close(w.done)
+	return w.ok
 }
