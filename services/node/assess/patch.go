@@ -25,6 +25,8 @@ type fix struct {
 	// renames and copies say whether the diff was made with rename or copy
 	// detection, so that fork commits are diffed the same way.
 	renames, copies bool
+	// data is the patch as given.
+	data []byte
 }
 
 var (
@@ -63,7 +65,7 @@ func parsePatch(data []byte) (fx *fix, err error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%w: no file changes found", ErrBadPatch)
 	}
-	fx = &fix{files: files}
+	fx = &fix{files: files, data: data}
 	for i, f := range files {
 		if f.OldName == "" && f.NewName == "" {
 			return nil, fmt.Errorf("%w: file %d has no name", ErrBadPatch, i+1)
