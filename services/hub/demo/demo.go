@@ -23,6 +23,7 @@ import (
 	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
+	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/node"
 	nodebus "github.com/dpihub/dpihub/services/node/bus"
@@ -31,12 +32,15 @@ import (
 
 // Config configures Run.
 type Config struct {
-	Out      io.Writer   // the story (default stdout)
-	HTTPAddr string      // coordinator HTTP (default 127.0.0.1:8080)
-	NATSPort int         // default -1: any free port
-	DataDir  string      // default: a temp dir removed at the end
-	Exit     bool        // return after the story instead of serving until ctx ends
-	Logger   *zap.Logger // nil: quiet
+	Out      io.Writer // the story (default stdout)
+	HTTPAddr string    // coordinator HTTP (default 127.0.0.1:8080)
+	NATSPort int       // default -1: any free port
+	DataDir  string    // default: a temp dir removed at the end
+	Exit     bool      // return after the story instead of serving until ctx ends
+	// Ready, when set, is called after the story while the hub still
+	// serves (tests look at the UI and API from it).
+	Ready  func(*Result)
+	Logger *zap.Logger // nil: quiet
 }
 
 // Countries of the demo.
@@ -112,7 +116,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		out.f("  %s  %s (branch release-%s)\n", c.Code, rp.forks[c.Code], c.Code)
 	}
 
-	// The coordinator's view: everything on dpi.>, as it arrives.
+	// The coordinator's feed: a projection of every verified event into
+	// SQLite, served as the web UI and API on the hub's HTTP address.
+	fsvc, err := feedsvc.Start(ctx, feedsvc.Config{Bus: h.Bus, Verifier: verifier,
+		DBPath: filepath.Join(cfg.DataDir, "feed.db"), Logger: cfg.Logger, Registerer: h.Registry})
+	if err != nil {
+		return nil, fmt.Errorf("feed: %w", err)
+	}
+	h.OnClose(func(ctx context.Context) { _ = fsvc.Close(ctx) })
+	h.SetRoot(fsvc.Handler())
+
+	// The coordinator's view in this terminal: everything on dpi.>, as it arrives.
 	var mu sync.Mutex
 	var seen []event.Event
 	printer, err := h.Bus.Consume(ctx, bus.ConsumerConfig{Name: "demo-coordinator", Verifier: verifier},
@@ -242,8 +256,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if _, err := h.Bus.Publisher(forger).Publish(ctx, forged); err != nil {
 		return nil, err
 	}
-	// Each node's consumer of fixes and the coordinator's refuse it.
-	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(Countries)+1 }); err != nil {
+	// Each node's consumer of fixes, the feed and the terminal view refuse it.
+	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(Countries)+2 }); err != nil {
 		return nil, fmt.Errorf("forged event not dead-lettered: %w", err)
 	}
 	res.DeadLetters = deadLetters(ctx, h)
@@ -259,11 +273,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		out.f("  %-16s %s\n", c.Name, v)
 	}
+	if cfg.Ready != nil {
+		cfg.Ready(res)
+	}
 	if cfg.Exit {
 		return res, nil
 	}
-	out.f("\nThe hub keeps running:\n  health   http://%s/healthz\n  metrics  http://%s/metrics\n  events   dpihub tail --server %s --all\n  refused  dpihub tail --server %s --dlq --all\nPress Ctrl-C to stop.\n",
-		h.HTTPAddr, h.HTTPAddr, h.NATSURL(), h.NATSURL())
+	out.f("\nThe hub keeps running:\n  coordinator UI  http://%s/\n  the fix matrix  http://%s/fixes/%s\n  API             http://%s/api/v1/events\n  health          http://%s/healthz\n  metrics         http://%s/metrics\n  events          dpihub tail --server %s --all\n  refused         dpihub tail --server %s --dlq --all\nPress Ctrl-C to stop.\n",
+		h.HTTPAddr, h.HTTPAddr, res.FixID, h.HTTPAddr, h.HTTPAddr, h.HTTPAddr, h.NATSURL(), h.NATSURL())
 	<-ctx.Done()
 	out.f("\nstopping\n")
 	return res, nil

@@ -1,0 +1,93 @@
+// Command feed runs the coordinator feed: it projects every verified
+// dpi.> event into SQLite and serves the JSON API, CSV, Atom, the live
+// stream and the web UI.
+//
+//	feed -nats nats://hub:4222 -trust trust.json -db feed.db -http 127.0.0.1:8080
+//
+// Every flag falls back to an environment variable (DPIHUB_NATS,
+// DPIHUB_TRUST, DPIHUB_DB, DPIHUB_HTTP). The feed attaches to the hub's
+// streams and never changes them. SIGINT or SIGTERM stops it gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/services/feed/service"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "feed:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	natsURL := flag.String("nats", env("DPIHUB_NATS", nats.DefaultURL), "NATS server URL (DPIHUB_NATS)")
+	trustFile := flag.String("trust", env("DPIHUB_TRUST", ""), "trust list file (DPIHUB_TRUST)")
+	db := flag.String("db", env("DPIHUB_DB", "feed.db"), "SQLite file of the projection (DPIHUB_DB)")
+	httpAddr := flag.String("http", env("DPIHUB_HTTP", "127.0.0.1:8080"), "API and UI address; empty: none (DPIHUB_HTTP)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	if *trustFile == "" {
+		return errors.New("-trust is required: the feed shows only events it verified")
+	}
+	tl, err := sign.LoadTrustList(*trustFile)
+	if err != nil {
+		return err
+	}
+	verifier, err := sign.NewVerifier(tl)
+	if err != nil {
+		return err
+	}
+
+	log, err := zap.NewProduction()
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	nc, err := nats.Connect(*natsURL, nats.Name("dpihub-feed"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", *natsURL, err)
+	}
+	defer nc.Drain()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	b, err := bus.Open(ctx, js, bus.Config{Attach: true, Logger: log, Metrics: bus.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	return service.Run(ctx, service.Config{
+		Bus: b, Verifier: verifier, DBPath: *db, HTTPAddr: *httpAddr, Logger: log, Registerer: reg,
+	})
+}

@@ -1,0 +1,186 @@
+// Package feed is the coordinator's merged view of every country's events:
+// a projection of the verified dpi.> stream into a store that answers
+// searches, the fix propagation matrix, the proposals board, duplicates and
+// country status.
+//
+// This package is the domain: types and the Store interface. Package
+// sqlite implements Store; package feedbus feeds it from JetStream (live
+// and by replay); package http (feedhttp) serves it as JSON, CSV, Atom,
+// SSE and a web UI; service.Run wires them.
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/dpihub/dpihub/events"
+)
+
+// Errors of the domain.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrBadQuery wraps errors in a search query (bad full-text syntax, a
+	// malformed cursor, an unknown filter value): HTTP 400, never 500.
+	ErrBadQuery = errors.New("bad query")
+)
+
+// Event is one verified event as the feed shows it.
+type Event struct {
+	ID      string          `json:"id"`
+	Seq     uint64          `json:"seq"` // stream sequence in DPI
+	Type    string          `json:"type"`
+	Source  string          `json:"source"`
+	Country string          `json:"country"`
+	Project string          `json:"project,omitempty"`
+	Time    time.Time       `json:"time"`
+	Summary string          `json:"summary"` // events.Describe
+	Data    json.RawMessage `json:"data"`
+}
+
+// Query selects events. Zero fields do not filter.
+type Query struct {
+	// Q is full-text search over summaries and payloads. Besides words and
+	// phrases it understands field prefixes: file:<path> (a file a fix
+	// touches), patchid:<hex prefix>, cve:<CVE-id>.
+	Q       string
+	Country string
+	Project string
+	Type    string // full type or its short form, e.g. fix.published
+	Since   time.Time
+	Until   time.Time
+	Limit   int    // default 50, at most 500
+	Cursor  string // opaque, from Page.Next; results are newest first
+}
+
+// Page is one page of results, newest first.
+type Page struct {
+	Events []Event `json:"events"`
+	Next   string  `json:"next,omitempty"` // cursor of the next (older) page
+}
+
+// Fix is a published fix with its propagation across countries.
+type Fix struct {
+	ID          string       `json:"id"` // FixPublished.FixID
+	EventID     string       `json:"event_id"`
+	Country     string       `json:"country"` // where it was made
+	Project     string       `json:"project"`
+	Title       string       `json:"title"`
+	PatchID     string       `json:"patch_id"`
+	Files       []string     `json:"files"`
+	CVEs        []string     `json:"cves,omitempty"`
+	Published   time.Time    `json:"published"`
+	Assessments []Assessment `json:"assessments"` // one per assessing country, latest wins
+}
+
+// Assessment is one country's latest verdict on a fix.
+type Assessment struct {
+	Country       string            `json:"country"`
+	Verdict       string            `json:"verdict"` // present, applies, conflicts, not-applicable
+	PresentAs     string            `json:"present_as,omitempty"`
+	How           string            `json:"how,omitempty"`
+	Conflicts     []events.Conflict `json:"conflicts,omitempty"`
+	ThreeWayClean *bool             `json:"three_way_clean,omitempty"`
+	AssessedAt    time.Time         `json:"assessed_at"`
+	AdoptedAt     *time.Time        `json:"adopted_at,omitempty"`
+	TimeToAssess  Duration          `json:"time_to_assess"`          // publication -> first assessment
+	TimeToAdopt   *Duration         `json:"time_to_adopt,omitempty"` // publication -> adoption
+}
+
+// Duration marshals as seconds (a float) in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration in seconds.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).Seconds()) }
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
+}
+
+// Proposal is a roadmap proposal with its reactions.
+type Proposal struct {
+	ID           string     `json:"id"`
+	Country      string     `json:"country"`
+	Project      string     `json:"project"`
+	Title        string     `json:"title"`
+	Body         string     `json:"body"`
+	Labels       []string   `json:"labels,omitempty"`
+	Status       string     `json:"status"` // open, accepted, rejected, merged, withdrawn
+	Submitted    time.Time  `json:"submitted"`
+	Endorsements []Reaction `json:"endorsements"`
+	Objections   []Reaction `json:"objections"`
+	Comments     []Reaction `json:"comments"`
+}
+
+// Reaction is one country's endorsement, objection or comment.
+type Reaction struct {
+	Country string    `json:"country"`
+	Text    string    `json:"text,omitempty"`
+	Time    time.Time `json:"time"`
+}
+
+// Duplicate is a duplicate found by the dedup service: forks, fixes or
+// proposals.
+type Duplicate struct {
+	EventID    string    `json:"event_id"`
+	Kind       string    `json:"kind"` // fork, fix, proposal
+	Project    string    `json:"project"`
+	A          string    `json:"a"` // "<country>" or "<country>/<id>"
+	B          string    `json:"b"`
+	Similarity float64   `json:"similarity"`
+	Detail     string    `json:"detail,omitempty"`
+	Time       time.Time `json:"time"`
+}
+
+// CountryStatus is what the feed knows of one country's node.
+type CountryStatus struct {
+	Country       string     `json:"country"`
+	Events        int        `json:"events"`
+	LastEvent     time.Time  `json:"last_event"`
+	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty"`
+	Lag           Duration   `json:"lag"` // receive time minus event time of its last event
+}
+
+// Record is one verified event as it arrived from the stream: what Apply
+// takes, bundled so that stores can apply many in one transaction (see
+// sqlite.Store.ApplyBatch, used by rebuilds).
+type Record struct {
+	Event    event.Event
+	Seq      uint64    // stream sequence in DPI
+	Received time.Time // when JetStream stored it, so replays are deterministic
+}
+
+// Store keeps the projection. Apply is idempotent by event id: applying
+// the same events again, in the same order, leaves the same state, so the
+// projection can always be rebuilt by replaying the stream.
+type Store interface {
+	// Apply projects one verified event that arrived with stream sequence
+	// seq at time received.
+	Apply(ctx context.Context, e event.Event, seq uint64, received time.Time) error
+	// LastSeq is the highest stream sequence applied (0 when empty).
+	LastSeq(ctx context.Context) (uint64, error)
+
+	Events(ctx context.Context, q Query) (Page, error)
+	Fix(ctx context.Context, id string) (Fix, error)
+	// Fixes lists fixes of a project ("" for all), newest first, with their
+	// assessments: the countries x fixes matrix.
+	Fixes(ctx context.Context, project string, limit int) ([]Fix, error)
+	Proposals(ctx context.Context, project string) ([]Proposal, error)
+	Duplicates(ctx context.Context) ([]Duplicate, error)
+	Countries(ctx context.Context) ([]CountryStatus, error)
+	Projects(ctx context.Context) ([]string, error)
+
+	// Digest is a hash of every table's content, for checking that two
+	// replays built the same state.
+	Digest(ctx context.Context) (string, error)
+	Close() error
+}

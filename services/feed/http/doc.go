@@ -1,0 +1,35 @@
+// Package feedhttp serves the coordinator feed over HTTP: a JSON API, CSV
+// export, Atom, a live SSE stream and a server-rendered web UI.
+//
+//	GET /healthz                 liveness (WithoutHealthz turns it off)
+//	GET /metrics                 Prometheus metrics (only WithGatherer)
+//	GET /api/v1/events           events as a JSON feed.Page
+//	GET /api/v1/events.csv       the same events as CSV (RFC 4180)
+//	GET /feed.atom               the same events as an Atom feed (RFC 4287)
+//	GET /api/v1/stream           new events as server-sent events
+//	GET /api/v1/fixes            fixes with their assessments (?project=)
+//	GET /api/v1/fixes/{id}       one fix with its propagation matrix
+//	GET /api/v1/proposals        proposals with reactions (?project=)
+//	GET /api/v1/duplicates       duplicate forks, fixes and proposals
+//	GET /api/v1/countries        what the feed knows of each country
+//	GET /api/v1/projects         the projects seen
+//	GET /                        web UI: the live feed with search
+//	GET /fixes/{id}              web UI: a fix's propagation matrix
+//	GET /matrix?project=         web UI: countries x fixes of a project
+//	GET /proposals               web UI: the proposals board
+//	GET /duplicates              web UI: duplicates
+//	GET /countries               web UI: country status
+//
+// Every event listing takes the same filters: q (full text, with file:,
+// patchid: and cve: prefixes), country, project, type (full or short,
+// e.g. fix.published), since and until (RFC 3339 or YYYY-MM-DD), limit
+// (1..500, default 50) and cursor (from a page's next). So any search is
+// also an Atom feed and a CSV export.
+//
+// Errors of the API are application/problem+json (RFC 9457): 400 for
+// bad input (never 500), 404 for unknown ids and routes under /api/.
+//
+// The live stream and the UI's live updates need a Broadcaster that the
+// projector calls after each applied event (WithBroadcaster); without
+// one the stream sends only heartbeats after its catch-up.
+package feedhttp

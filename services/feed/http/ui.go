@@ -1,0 +1,642 @@
+package feedhttp
+
+import (
+	"bytes"
+	"cmp"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/services/feed"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	fsrv := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+// pages are the parsed templates, one set per page, each with the layout.
+type pages struct {
+	byName map[string]*template.Template
+}
+
+var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error"}
+
+func mustParsePages() *pages {
+	p := &pages{byName: map[string]*template.Template{}}
+	base := template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	for _, name := range pageNames {
+		t := template.Must(base.Clone())
+		p.byName[name] = template.Must(t.ParseFS(templateFS, "templates/"+name+".html"))
+	}
+	return p
+}
+
+// view is what every page gets; Data is the page's own.
+type view struct {
+	Title    string
+	Nav      string // feed, matrix, proposals, duplicates, countries
+	AtomHref string
+	Now      time.Time
+	Data     any
+}
+
+// render writes a page; it renders into a buffer first, so a template
+// error is a clean 500 rather than half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	v.Now = s.now()
+	var buf bytes.Buffer
+	if err := s.pages.byName[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.Sugar().Errorw("render page", "page", name, "error", err)
+		http.Error(w, "the page could not be rendered; the feed's log says why", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type errorData struct {
+	Status  int
+	Heading string
+	Detail  string
+}
+
+// uiFail answers an HTML error page with the status classify gives.
+func (s *server) uiFail(w http.ResponseWriter, r *http.Request, err error) {
+	status, _, detail := s.classify(r, err)
+	s.render(w, r, status, "error", view{Title: http.StatusText(status), Data: errorData{Status: status, Heading: http.StatusText(status), Detail: detail}})
+}
+
+func (s *server) uiNotFound(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusNotFound, "error", view{Title: "Not found", Data: errorData{
+		Status: http.StatusNotFound, Heading: "Nothing here", Detail: fmt.Sprintf("The feed has no page %s.", r.URL.Path),
+	}})
+}
+
+// option is one entry of a filter's select.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+type feedData struct {
+	Query      feed.Query
+	QText      string // as typed
+	Since      string // yyyy-mm-dd as typed
+	Until      string
+	Error      string // a bad query, said to the user
+	Countries  []option
+	Projects   []option
+	Types      []option
+	Events     []feed.Event
+	Older      string // URL of the next page
+	Newest     string // URL of the first page when on a later one
+	CSVHref    string
+	StreamHref string // "" on later pages: they do not grow
+	Filtered   bool
+}
+
+func (s *server) uiFeed(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	vals := r.URL.Query()
+	d := feedData{QText: vals.Get("q"), Since: vals.Get("since"), Until: vals.Get("until")}
+	status := http.StatusOK
+	q, err := parseQuery(vals)
+	if err == nil {
+		var p feed.Page
+		p, err = s.st.Events(ctx, q)
+		d.Events = p.Events
+		if err == nil && p.Next != "" {
+			next := encodeQuery(q, false)
+			next.Set("cursor", p.Next)
+			if q.Limit != DefaultLimit {
+				next.Set("limit", strconv.Itoa(q.Limit))
+			}
+			d.Older = "/?" + next.Encode()
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, feed.ErrBadQuery) && !errors.Is(err, errBadInput) {
+			s.uiFail(w, r, err)
+			return
+		}
+		status = http.StatusBadRequest
+		d.Error = strings.TrimPrefix(strings.TrimPrefix(err.Error(), errBadInput.Error()+": "), feed.ErrBadQuery.Error()+": ")
+	}
+	d.Query = q
+	filters := encodeQuery(q, false)
+	// Keep what the user typed in the form, even when it did not parse.
+	if d.Error != "" {
+		filters = url.Values{}
+		for _, k := range []string{"q", "country", "project", "type"} {
+			if v := vals.Get(k); v != "" {
+				filters.Set(k, v)
+			}
+		}
+	}
+	d.Filtered = len(filters) > 0
+	enc := filters.Encode()
+	d.CSVHref = "/api/v1/events.csv"
+	atom := "/feed.atom"
+	if enc != "" {
+		d.CSVHref += "?" + enc
+		atom += "?" + enc
+	}
+	if q.Cursor == "" && d.Error == "" {
+		d.StreamHref = "/api/v1/stream"
+		if enc != "" {
+			d.StreamHref += "?" + enc
+		}
+	} else if q.Cursor != "" {
+		d.Newest = "/"
+		if enc != "" {
+			d.Newest += "?" + enc
+		}
+	}
+	if d.Countries, d.Projects, err = s.filterOptions(r, vals.Get("country"), vals.Get("project")); err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	d.Types = typeOptions(vals.Get("type"))
+	title := "Live feed"
+	if d.Filtered {
+		title = "Search"
+	}
+	s.render(w, r, status, "feed", view{Title: title, Nav: "feed", AtomHref: atom, Data: d})
+}
+
+// filterOptions lists the countries and projects the store knows, with
+// the chosen ones selected (kept even if the store does not know them).
+func (s *server) filterOptions(r *http.Request, country, project string) (cs, ps []option, err error) {
+	countries, err := s.st.Countries(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	projects, err := s.st.Projects(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	cs = []option{{Value: "", Label: "All countries", Selected: country == ""}}
+	seen := false
+	for _, c := range countries {
+		cs = append(cs, option{Value: c.Country, Label: countryName(c.Country) + " (" + strings.ToUpper(c.Country) + ")", Selected: c.Country == country})
+		seen = seen || c.Country == country
+	}
+	if country != "" && !seen {
+		cs = append(cs, option{Value: country, Label: strings.ToUpper(country), Selected: true})
+	}
+	ps = []option{{Value: "", Label: "All projects", Selected: project == ""}}
+	seen = false
+	for _, p := range projects {
+		ps = append(ps, option{Value: p, Label: p, Selected: p == project})
+		seen = seen || p == project
+	}
+	if project != "" && !seen {
+		ps = append(ps, option{Value: project, Label: project, Selected: true})
+	}
+	return cs, ps, nil
+}
+
+func typeOptions(chosen string) []option {
+	full, _ := fullType(chosen)
+	out := []option{{Value: "", Label: "All types", Selected: chosen == ""}}
+	for _, s := range events.Catalog() {
+		short := s.Kind + "." + s.Verb
+		out = append(out, option{Value: short, Label: short, Selected: s.Type == full})
+	}
+	return out
+}
+
+// cell is one country's state in a propagation matrix.
+type cell struct {
+	Country    string
+	Verdict    string // present, applies, conflicts, not-applicable, origin, pending
+	Assessment *feed.Assessment
+}
+
+type fixData struct {
+	Fix     feed.Fix
+	Rows    []cell
+	Counts  []verdictCount
+	Pending int
+}
+
+type verdictCount struct {
+	Verdict string
+	N       int
+}
+
+func (s *server) uiFix(w http.ResponseWriter, r *http.Request) {
+	f, err := s.st.Fix(r.Context(), r.PathValue("id"))
+	if err != nil {
+		if errors.Is(err, feed.ErrNotFound) {
+			s.render(w, r, http.StatusNotFound, "error", view{Title: "Unknown fix", Nav: "matrix", Data: errorData{
+				Status: http.StatusNotFound, Heading: "Unknown fix", Detail: fmt.Sprintf("The feed has not seen a fix %q.", r.PathValue("id")),
+			}})
+			return
+		}
+		s.uiFail(w, r, err)
+		return
+	}
+	countries, err := s.knownCountries(r, []feed.Fix{f})
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	d := fixData{Fix: f, Rows: matrixRow(f, countries)}
+	// On one fix's page, rows read best from where it was made, then by
+	// country name.
+	slices.SortStableFunc(d.Rows, func(a, b cell) int {
+		if (a.Verdict == "origin") != (b.Verdict == "origin") {
+			if a.Verdict == "origin" {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(countryName(a.Country), countryName(b.Country))
+	})
+	counts := map[string]int{}
+	for _, c := range d.Rows {
+		counts[c.Verdict]++
+	}
+	for _, v := range []string{events.VerdictPresent, events.VerdictApplies, events.VerdictConflicts, events.VerdictNotApplicable, "pending"} {
+		d.Counts = append(d.Counts, verdictCount{Verdict: v, N: counts[v]})
+	}
+	d.Pending = counts["pending"]
+	s.render(w, r, http.StatusOK, "fix", view{Title: "Fix " + f.ID, Nav: "matrix", Data: d})
+}
+
+// knownCountries are the countries a matrix has a column for: every
+// country the feed has heard of (not the hub) and every one named by the
+// fixes, sorted.
+func (s *server) knownCountries(r *http.Request, fixes []feed.Fix) ([]string, error) {
+	cs, err := s.st.Countries(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, c := range cs {
+		if c.Country != events.HubCountry {
+			set[c.Country] = true
+		}
+	}
+	for _, f := range fixes {
+		set[f.Country] = true
+		for _, a := range f.Assessments {
+			set[a.Country] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// matrixRow is a fix's cell in each country's column.
+func matrixRow(f feed.Fix, countries []string) []cell {
+	by := map[string]*feed.Assessment{}
+	for i := range f.Assessments {
+		by[f.Assessments[i].Country] = &f.Assessments[i]
+	}
+	row := make([]cell, 0, len(countries))
+	for _, cc := range countries {
+		c := cell{Country: cc, Verdict: "pending"}
+		if a, ok := by[cc]; ok {
+			c.Verdict, c.Assessment = a.Verdict, a
+		} else if cc == f.Country {
+			c.Verdict = "origin"
+		}
+		row = append(row, c)
+	}
+	return row
+}
+
+type matrixData struct {
+	Project   string
+	Projects  []option
+	Countries []string
+	Fixes     []matrixFix
+}
+
+type matrixFix struct {
+	Fix   feed.Fix
+	Cells []cell
+}
+
+func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
+	project := strings.TrimSpace(r.URL.Query().Get("project"))
+	if project != "" && !events.ValidProject(project) {
+		s.uiFail(w, r, badInput("project %q is not a project slug", project))
+		return
+	}
+	fixes, err := s.st.Fixes(r.Context(), project, 200)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	countries, err := s.knownCountries(r, fixes)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	_, projects, err := s.filterOptions(r, "", project)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	d := matrixData{Project: project, Projects: projects, Countries: countries}
+	for _, f := range fixes {
+		d.Fixes = append(d.Fixes, matrixFix{Fix: f, Cells: matrixRow(f, countries)})
+	}
+	title := "Fix matrix"
+	if project != "" {
+		title += ": " + project
+	}
+	s.render(w, r, http.StatusOK, "matrix", view{Title: title, Nav: "matrix", Data: d})
+}
+
+// Proposal statuses in board order.
+var boardColumns = []string{events.ProposalOpen, events.ProposalAccepted, events.ProposalMerged, events.ProposalRejected, events.ProposalWithdrawn}
+
+type proposalsData struct {
+	Project  string
+	Projects []option
+	Columns  []boardColumn
+	Total    int
+}
+
+type boardColumn struct {
+	Status    string
+	Proposals []feed.Proposal
+}
+
+func (s *server) uiProposals(w http.ResponseWriter, r *http.Request) {
+	project := strings.TrimSpace(r.URL.Query().Get("project"))
+	if project != "" && !events.ValidProject(project) {
+		s.uiFail(w, r, badInput("project %q is not a project slug", project))
+		return
+	}
+	ps, err := s.st.Proposals(r.Context(), project)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	_, projects, err := s.filterOptions(r, "", project)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	d := proposalsData{Project: project, Projects: projects, Total: len(ps)}
+	by := map[string][]feed.Proposal{}
+	for _, p := range ps {
+		by[p.Status] = append(by[p.Status], p)
+	}
+	cols := slices.Clone(boardColumns)
+	for st := range by { // a status this UI does not know still shows
+		if !slices.Contains(cols, st) {
+			cols = append(cols, st)
+		}
+	}
+	for _, st := range cols {
+		d.Columns = append(d.Columns, boardColumn{Status: st, Proposals: by[st]})
+	}
+	s.render(w, r, http.StatusOK, "proposals", view{Title: "Proposals", Nav: "proposals", Data: d})
+}
+
+func (s *server) uiDuplicates(w http.ResponseWriter, r *http.Request) {
+	ds, err := s.st.Duplicates(r.Context())
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	slices.SortStableFunc(ds, func(a, b feed.Duplicate) int { return cmp.Compare(b.Similarity, a.Similarity) })
+	s.render(w, r, http.StatusOK, "duplicates", view{Title: "Duplicates", Nav: "duplicates", Data: ds})
+}
+
+// StaleAfter is how long without a heartbeat before a country shows as
+// stale.
+const StaleAfter = 5 * time.Minute
+
+type countryRow struct {
+	feed.CountryStatus
+	State string // online, stale, no-heartbeat
+}
+
+func (s *server) uiCountries(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.st.Countries(r.Context())
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	now := s.now()
+	rows := make([]countryRow, 0, len(cs))
+	for _, c := range cs {
+		row := countryRow{CountryStatus: c, State: "no-heartbeat"}
+		if c.Country == events.HubCountry && c.LastHeartbeat == nil {
+			row.State = "service" // the hub's services send no heartbeats
+		}
+		if c.LastHeartbeat != nil {
+			row.State = "online"
+			if now.Sub(*c.LastHeartbeat) > StaleAfter {
+				row.State = "stale"
+			}
+		}
+		rows = append(rows, row)
+	}
+	s.render(w, r, http.StatusOK, "countries", view{Title: "Countries", Nav: "countries", Data: rows})
+}
+
+// Template functions.
+var funcs = template.FuncMap{
+	"upper":       strings.ToUpper,
+	"country":     countryName,
+	"shortType":   shortType,
+	"kind":        kind,
+	"eventLink":   eventLink,
+	"verdictText": verdictText,
+	"verdictIcon": verdictIcon,
+	"statusText":  func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+	"time":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ago":         ago,
+	"dur":         func(d feed.Duration) string { return humanDuration(time.Duration(d)) },
+	"durp": func(d *feed.Duration) string {
+		if d == nil {
+			return ""
+		}
+		return humanDuration(time.Duration(*d))
+	},
+	"pct":   func(f float64) string { return strconv.Itoa(int(math.Round(100*f))) + " %" },
+	"pctn":  func(f float64) int { return int(math.Round(100 * f)) },
+	"short": func(s string, n int) string { return shorten(s, n) },
+	"prefix": func(s string, n int) string {
+		if len(s) > n {
+			return s[:n]
+		}
+		return s
+	},
+	"join": strings.Join,
+	"countries": func(rs []feed.Reaction) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, strings.ToUpper(r.Country))
+		}
+		return strings.Join(out, ", ")
+	},
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(n) + " " + many
+	},
+	"deref":          func(b *bool) bool { return b != nil && *b },
+	"base":           path.Base,
+	"proposalAnchor": proposalAnchor,
+	"countryAnchor":  countryAnchor,
+	"dupSide":        dupSide,
+}
+
+// kind is the kind of an event type: fix, fork, proposal, node.
+func kind(t string) string {
+	s, _ := events.Lookup(t)
+	return s.Kind
+}
+
+func shorten(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// verdictText is a verdict as words.
+func verdictText(v string) string {
+	switch v {
+	case events.VerdictPresent:
+		return "present"
+	case events.VerdictApplies:
+		return "applies"
+	case events.VerdictConflicts:
+		return "conflicts"
+	case events.VerdictNotApplicable:
+		return "not applicable"
+	case "origin":
+		return "origin"
+	case "pending":
+		return "pending"
+	}
+	return v
+}
+
+// verdictIcon is a shape for each verdict, so cells differ in more than
+// colour; the text is always next to it.
+func verdictIcon(v string) string {
+	switch v {
+	case events.VerdictPresent:
+		return "✓"
+	case events.VerdictApplies:
+		return "+"
+	case events.VerdictConflicts:
+		return "✕"
+	case events.VerdictNotApplicable:
+		return "–"
+	case "origin":
+		return "★"
+	}
+	return "…"
+}
+
+// dupSide renders one side of a duplicate, "ma" or "ma/ma-fix-0042".
+func dupSide(s string) string {
+	cc, rest, ok := strings.Cut(s, "/")
+	if !ok {
+		return countryName(cc) + " (" + strings.ToUpper(cc) + ")"
+	}
+	return countryName(cc) + " (" + strings.ToUpper(cc) + ") " + rest
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + humanDuration(-d)
+	}
+	if d < 5*time.Second {
+		return "just now"
+	}
+	return humanDuration(d) + " ago"
+}
+
+// humanDuration is a duration as a person says it: 0.4 s, 12 s, 3 min,
+// 2 h 5 min, 3 days.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + humanDuration(-d)
+	case d < time.Second:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + " s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min"
+	case d < 48*time.Hour:
+		h := int(d.Hours())
+		m := int(d.Minutes()) - 60*h
+		if m == 0 {
+			return strconv.Itoa(h) + " h"
+		}
+		return fmt.Sprintf("%d h %d min", h, m)
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + " days"
+}
+
+// countryNames are the names the UI shows for the codes it knows; other
+// codes show in upper case.
+var countryNames = map[string]string{
+	"hub": "Hub services",
+	"bd":  "Bangladesh", "br": "Brazil", "co": "Colombia", "ee": "Estonia", "et": "Ethiopia",
+	"gh": "Ghana", "gt": "Guatemala", "id": "Indonesia", "in": "India", "ke": "Kenya",
+	"lk": "Sri Lanka", "ma": "Morocco", "mx": "Mexico", "mz": "Mozambique", "ng": "Nigeria",
+	"np": "Nepal", "pe": "Peru", "ph": "Philippines", "rw": "Rwanda", "sg": "Singapore",
+	"sl": "Sierra Leone", "sn": "Senegal", "tg": "Togo", "tz": "Tanzania", "ug": "Uganda",
+	"za": "South Africa", "zm": "Zambia",
+}
+
+func countryName(cc string) string {
+	if n, ok := countryNames[cc]; ok {
+		return n
+	}
+	return strings.ToUpper(cc)
+}

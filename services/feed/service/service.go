@@ -1,0 +1,178 @@
+// Package service runs the whole feed, Run(ctx, Config): the SQLite
+// projection, the live projector on the bus, and the HTTP API and web UI.
+// The feed binary and the dpihub binary both call it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/services/feed"
+	"github.com/dpihub/dpihub/services/feed/feedbus"
+	feedhttp "github.com/dpihub/dpihub/services/feed/http"
+	"github.com/dpihub/dpihub/services/feed/sqlite"
+)
+
+// Config configures Start and Run. Bus, Verifier and DBPath are required.
+type Config struct {
+	// Bus is the opened JetStream bus (bus.Open; Attach for a remote hub).
+	Bus *bus.Bus
+	// Verifier checks every event against the trust list.
+	Verifier *sign.Verifier
+	// DBPath is the SQLite file of the projection, e.g. "feed.db".
+	DBPath string
+	// HTTPAddr is where the API and UI listen, e.g. "127.0.0.1:8080";
+	// empty: no listener; mount Service.Handler on a mux of your own.
+	HTTPAddr string
+	// Logger (nil: no logs).
+	Logger *zap.Logger
+	// Registerer receives the feed's metrics; when it is also a
+	// prometheus.Gatherer (a *prometheus.Registry) and HTTPAddr is set,
+	// /metrics serves it. nil: not registered.
+	Registerer prometheus.Registerer
+	// ConsumerName is the durable consumer's name (default "feed").
+	ConsumerName string
+}
+
+// Service is a running feed.
+type Service struct {
+	store    *sqlite.Store
+	bc       *feedhttp.Broadcaster
+	cons     *bus.Consumer
+	handler  http.Handler
+	srv      *http.Server
+	addr     string
+	log      *zap.Logger
+	served   chan error
+	stopHTTP context.CancelFunc // ends open streams, which never end by themselves
+	once     sync.Once
+}
+
+// Start opens the store, starts the projector and, with HTTPAddr, the
+// HTTP server; it returns once all run. Close stops them.
+func Start(ctx context.Context, cfg Config) (*Service, error) {
+	switch {
+	case cfg.Bus == nil:
+		return nil, errors.New("feed: Config.Bus is required")
+	case cfg.Verifier == nil:
+		return nil, errors.New("feed: Config.Verifier is required: the feed never shows unverified events")
+	case cfg.DBPath == "":
+		return nil, errors.New("feed: Config.DBPath is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	log := cfg.Logger.With(zap.String("service", "feed"))
+	st, err := sqlite.Open(ctx, cfg.DBPath)
+	if err != nil {
+		return nil, fmt.Errorf("feed: open store %s: %w", cfg.DBPath, err)
+	}
+	s := &Service{store: st, bc: feedhttp.NewBroadcaster(), log: log, served: make(chan error, 1)}
+
+	opts := []feedhttp.Option{feedhttp.WithLogger(log), feedhttp.WithBroadcaster(s.bc)}
+	if cfg.Registerer != nil {
+		opts = append(opts, feedhttp.WithRegisterer(cfg.Registerer))
+		if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && cfg.HTTPAddr != "" {
+			opts = append(opts, feedhttp.WithGatherer(g))
+		}
+	}
+	s.handler = feedhttp.New(st, opts...)
+
+	// The projector applies through the broadcaster, so that open streams
+	// and pages hear of each event once it is stored.
+	s.cons, err = feedbus.Project(ctx, cfg.Bus, s.bc.Wrap(st), feedbus.Config{
+		Name: cfg.ConsumerName, Verifier: cfg.Verifier, Registerer: cfg.Registerer,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("feed: %w", err)
+	}
+
+	if cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			s.cons.Stop()
+			st.Close()
+			return nil, fmt.Errorf("feed: listen on %s: %w", cfg.HTTPAddr, err)
+		}
+		s.addr = ln.Addr().String()
+		base, cancel := context.WithCancel(context.Background())
+		s.stopHTTP = cancel
+		s.srv = &http.Server{
+			Handler:           s.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			BaseContext:       func(net.Listener) context.Context { return base },
+		}
+		go func() { s.served <- s.srv.Serve(ln) }()
+		log.Info("feed serves", zap.String("addr", s.addr))
+	}
+	log.Info("feed started", zap.String("db", cfg.DBPath))
+	return s, nil
+}
+
+// Handler is the feed's HTTP handler (API, Atom, CSV, SSE, UI), for a host
+// that serves it on its own mux.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Addr is the address the HTTP server listens on ("" without HTTPAddr):
+// with port 0 in HTTPAddr, the port the system chose.
+func (s *Service) Addr() string { return s.addr }
+
+// Store is the projection the service keeps.
+func (s *Service) Store() feed.Store { return s.store }
+
+// Broadcaster is what the projector announces applied events to.
+func (s *Service) Broadcaster() *feedhttp.Broadcaster { return s.bc }
+
+// Close stops the HTTP server (ending open streams; requests in flight
+// get until ctx ends), then the projector, then closes the store.
+func (s *Service) Close(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		if s.srv != nil {
+			s.stopHTTP()
+			if e := s.srv.Shutdown(ctx); e != nil {
+				err = errors.Join(err, fmt.Errorf("feed: stop HTTP: %w", e))
+			}
+		}
+		s.cons.Stop()
+		if e := s.store.Close(); e != nil {
+			err = errors.Join(err, fmt.Errorf("feed: close store: %w", e))
+		}
+		s.log.Info("feed stopped")
+	})
+	return err
+}
+
+// Run runs the feed until ctx is cancelled, then stops it and returns
+// nil. It returns an error at once when the feed cannot start, and when
+// its HTTP server fails.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case <-s.cons.Done():
+		if ctx.Err() == nil {
+			runErr = errors.New("feed: the projector stopped")
+		}
+	case err := <-s.served:
+		runErr = fmt.Errorf("feed: HTTP: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(runErr, s.Close(sctx))
+}

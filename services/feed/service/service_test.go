@@ -1,0 +1,238 @@
+package service_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/services/feed/http/feedtest"
+	"github.com/dpihub/dpihub/services/feed/service"
+)
+
+// world is a real embedded NATS with the story's countries and a running
+// feed service on a loopback port.
+type world struct {
+	bus   *bus.Bus
+	pubs  map[string]*bus.Publisher
+	svc   *service.Service
+	url   string
+	steps []feedtest.Step
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	srv := bustest.Server(t, "")
+	_, js := bustest.Connect(t, srv)
+	b := bustest.Open(t, js)
+	cs, tl := bustest.Countries(t, "ma", "ph", "lk", "ke", events.HubCountry)
+	v, err := sign.NewVerifier(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	svc, err := service.Start(ctx, service.Config{
+		Bus: b, Verifier: v, DBPath: filepath.Join(t.TempDir(), "feed.db"),
+		HTTPAddr: "127.0.0.1:0", Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := svc.Close(sctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	steps, err := feedtest.Story(time.Now().Add(-3 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{bus: b, pubs: map[string]*bus.Publisher{}, svc: svc, url: "http://" + svc.Addr(), steps: steps}
+	for cc, c := range cs {
+		w.pubs[cc] = b.Publisher(c.Signer)
+	}
+	return w
+}
+
+// publish signs and publishes steps through the bus, as nodes do.
+func (w *world) publish(t *testing.T, steps []feedtest.Step) {
+	t.Helper()
+	for _, s := range steps {
+		cc, _ := s.Event.Extensions()[events.ExtCountry].(string)
+		if _, err := w.pubs[cc].Publish(context.Background(), s.Event); err != nil {
+			t.Fatalf("publish %s: %v", s.Event.Type(), err)
+		}
+	}
+}
+
+// waitApplied waits until the feed has applied n events.
+func (w *world) waitApplied(t *testing.T, n uint64) {
+	t.Helper()
+	bustest.Eventually(t, 15*time.Second, "the feed applies the published events", func() bool {
+		seq, err := w.svc.Store().LastSeq(context.Background())
+		return err == nil && seq >= n
+	})
+}
+
+func TestPublishedEventsReachTheFeedAPI(t *testing.T) {
+	w := newWorld(t)
+	w.publish(t, w.steps)
+	w.waitApplied(t, uint64(len(w.steps)))
+	res, err := http.Get(w.url + "/api/v1/fixes/ma-fix-0042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("fix: %s", res.Status)
+	}
+	res, err = http.Get(w.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("metrics: %s", res.Status)
+	}
+}
+
+// TestBrowserShowsAnEventPublishedWhileThePageIsOpen goes end to end: a
+// country signs and publishes on real JetStream, the feed's projector
+// verifies and applies it, the broadcaster wakes the page's stream, and
+// the open page shows the event without a reload.
+func TestBrowserShowsAnEventPublishedWhileThePageIsOpen(t *testing.T) {
+	ctx := feedtest.Browser(t)
+	w := newWorld(t)
+	last := len(w.steps) - 1
+	w.publish(t, w.steps[:last])
+	w.waitApplied(t, uint64(last))
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(w.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#events li.event")),
+		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the page's live stream is connected", `document.querySelector("#live-status").dataset.state === "on"`)
+	before := jsRun[int](t, ctx, `document.querySelectorAll("#events li.event").length`)
+	if before != last {
+		t.Fatalf("page lists %d events, want %d", before, last)
+	}
+	bustestWaitSubscribed(t, w)
+
+	// A new assessment arrives while the page is open.
+	fresh, err := events.New(events.Source{Country: "ke", Service: "node"}, feedtest.Project,
+		&events.FixAssessed{FixID: "lk-fix-0107", PatchID: "8e41c2a9b07d3f5e6c1a2b3d4e5f60718293a4b5", Verdict: events.VerdictApplies, Branch: "ke-main", Head: "77aa0c3e5b19d2f4e6a8c0b2d4f6a8c0e2b4d6f8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.publish(t, []feedtest.Step{{Event: fresh}})
+
+	waitJS(t, ctx, "the new event appears at the top of the list",
+		`(document.querySelector("#events li.event .event-summary") || {}).textContent === "fix lk-fix-0107: applies" &&
+		 document.querySelector("#events li.event").classList.contains("is-new")`)
+	if !jsRun[bool](t, ctx, `window.__sameDocument === true`) {
+		t.Fatal("the page was reloaded")
+	}
+	if n := jsRun[int](t, ctx, `document.querySelectorAll("#events li.event").length`); n != before+1 {
+		t.Fatalf("page lists %d events, want %d", n, before+1)
+	}
+	if cc := jsRun[string](t, ctx, `document.querySelector("#events li.event .cc").textContent`); cc != "KE" {
+		t.Fatalf("new event's country %q", cc)
+	}
+	link := jsRun[string](t, ctx, `document.querySelector("#events li.event .event-summary a").getAttribute("href")`)
+	if link != "/fixes/lk-fix-0107" {
+		t.Fatalf("new event links to %q", link)
+	}
+}
+
+func TestRunStopsOnCancelEvenWithAnOpenStream(t *testing.T) {
+	srv := bustest.Server(t, "")
+	_, js := bustest.Connect(t, srv)
+	b := bustest.Open(t, js)
+	_, tl := bustest.Countries(t, "ma")
+	v, _ := sign.NewVerifier(tl)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	cfg := service.Config{Bus: b, Verifier: v, DBPath: filepath.Join(t.TempDir(), "feed.db"), HTTPAddr: "127.0.0.1:0"}
+	// Start, not Run, so the test knows the port; Close is what Run calls.
+	svc, err := service.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get("http://" + svc.Addr() + "/api/v1/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	go func() {
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		done <- svc.Close(sctx)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("Close waits for the open stream")
+	}
+
+	// Run itself returns nil when its context ends.
+	rctx, rcancel := context.WithCancel(context.Background())
+	cfg.DBPath = filepath.Join(t.TempDir(), "feed2.db")
+	go func() { done <- service.Run(rctx, cfg) }()
+	rcancel()
+	select {
+	case err := <-done:
+		if err != nil && !strings.Contains(err.Error(), "context canceled") {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run does not return after cancel")
+	}
+}
+
+func bustestWaitSubscribed(t *testing.T, w *world) {
+	t.Helper()
+	bustest.Eventually(t, 10*time.Second, "the page's stream subscribes", func() bool { return w.svc.Broadcaster().Subscribers() >= 1 })
+}
+
+func waitJS(t testing.TB, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 15s: %s (last error: %v)", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func jsRun[T any](t testing.TB, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}

@@ -1,0 +1,381 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/services/feed"
+	"github.com/dpihub/dpihub/services/feed/feedbus"
+	"github.com/dpihub/dpihub/services/feed/feedbus/feedgen"
+)
+
+// benchEvents is the size of BenchmarkFeed: $DPIHUB_FEED_BENCH_EVENTS,
+// default 100,000.
+func benchEvents(b *testing.B) int {
+	n := 100_000
+	if s := os.Getenv("DPIHUB_FEED_BENCH_EVENTS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1000 {
+			b.Fatalf("DPIHUB_FEED_BENCH_EVENTS=%q: want a number >= 1000", s)
+		}
+		n = v
+	}
+	return n
+}
+
+// batchSize is the transaction size of the bare insert, the same as
+// feedbus.Rebuild uses with ApplyBatch.
+const batchSize = feedbus.RebuildBatch
+
+// BenchmarkFeed measures, side by side on the same generated events:
+//
+//	bare-insert      the rows (precomputed) into a plain table + a plain FTS5 table
+//	apply            the events through Store.ApplyBatch (decode, describe, index, derive)
+//	apply-one-by-one Store.Apply, one transaction per event, as the live consumer does
+//	search           newest-first searches of rare and of the most common words
+//	rebuild          feedbus.Rebuild from a JetStream stream of the same events, signed
+//
+// Each sub-benchmark does its whole sized work in one op.
+func BenchmarkFeed(b *testing.B) {
+	n := benchEvents(b)
+	ctx := context.Background()
+	parent := b
+	b.Logf("generating %d events", n)
+	evs := feedgen.Events(n, 42)
+	recs := make([]feed.Record, n)
+	for i, e := range evs {
+		recs[i] = feed.Record{Event: e, Seq: uint64(i + 1), Received: e.Time().Add(40 * time.Millisecond)}
+	}
+	var (
+		bare, bareCPU time.Duration // time of the bare insert
+		applied       *Store
+	)
+	b.Run("bare-insert", func(b *testing.B) {
+		b.StopTimer()
+		rows := make([]row, n)
+		var tokens tokenCache
+		for i, r := range recs {
+			rows[i] = project(r, &tokens)
+		}
+		for range b.N {
+			b.StopTimer()
+			db := openBare(b)
+			b.StartTimer()
+			start, cpu := time.Now(), cpuTime()
+			if err := bareInsert(ctx, db, rows); err != nil {
+				b.Fatal(err)
+			}
+			bare, bareCPU = time.Since(start), cpuTime()-cpu
+			b.StopTimer()
+			db.Close()
+		}
+		b.ReportMetric(float64(n)/bare.Seconds(), "rows/s")
+		b.ReportMetric(bareCPU.Seconds(), "cpu-s")
+	})
+	b.Run("apply", func(b *testing.B) {
+		for range b.N {
+			b.StopTimer()
+			st := openBench(parent) // kept for search
+			b.StartTimer()
+			start, cpu := time.Now(), cpuTime()
+			for lo := 0; lo < n; lo += batchSize {
+				if err := st.ApplyBatch(ctx, recs[lo:min(lo+batchSize, n)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			d, dcpu := time.Since(start), cpuTime()-cpu
+			b.StopTimer()
+			b.ReportMetric(float64(n)/d.Seconds(), "rows/s")
+			b.ReportMetric(dcpu.Seconds(), "cpu-s")
+			if bare > 0 {
+				b.ReportMetric(bare.Seconds()/d.Seconds(), "x-bare-rate")
+				b.ReportMetric(bareCPU.Seconds()/dcpu.Seconds(), "x-bare-cpu-rate")
+			}
+			applied = st
+		}
+	})
+	b.Run("apply-one-by-one", func(b *testing.B) {
+		m := min(n, 20_000)
+		for range b.N {
+			b.StopTimer()
+			st := openBench(b)
+			b.StartTimer()
+			start := time.Now()
+			for _, r := range recs[:m] {
+				if err := st.Apply(ctx, r.Event, r.Seq, r.Received); err != nil {
+					b.Fatal(err)
+				}
+			}
+			d := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(m)/d.Seconds(), "rows/s")
+		}
+	})
+	b.Run("search", func(b *testing.B) {
+		b.StopTimer()
+		st := applied
+		if st == nil {
+			st = openBench(parent)
+			for lo := 0; lo < n; lo += batchSize {
+				if err := st.ApplyBatch(ctx, recs[lo:min(lo+batchSize, n)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		// Rare: words only one event has (the title of a fix spread
+		// over the stream); uncommon: the far end of the vocabulary, a few
+		// events per 100,000; common: the three most frequent words.
+		var rare []string
+		for i := 0; i < n && len(rare) < 200; i += max(1, n/400) {
+			for j := i; j < min(n, i+200); j++ {
+				if evs[j].Type() == events.TypeFixPublished {
+					rare = append(rare, feedgen.RareWord(j))
+					break
+				}
+			}
+		}
+		uncommon := feedgen.UncommonWords(200)
+		var common []string
+		for range 70 {
+			common = append(common, feedgen.CommonWords()...)
+		}
+		b.StartTimer()
+		for range b.N {
+			for _, set := range []struct {
+				name  string
+				words []string
+				q     feed.Query // the filters
+			}{
+				{"rare", rare, feed.Query{}},
+				{"uncommon", uncommon, feed.Query{}},
+				{"common", common, feed.Query{}},
+				{"common+country", common, feed.Query{Country: "ph"}},
+				{"common+type", common, feed.Query{Type: "proposal.objected"}},
+			} {
+				lat := make([]time.Duration, 0, len(set.words))
+				found := 0
+				for _, w := range set.words {
+					q := set.q
+					q.Q, q.Limit = w, DefaultLimit
+					start := time.Now()
+					page, err := st.Events(ctx, q)
+					lat = append(lat, time.Since(start))
+					if err != nil {
+						b.Fatal(err)
+					}
+					found += len(page.Events)
+				}
+				slices.Sort(lat)
+				pct := func(p float64) float64 {
+					return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+				}
+				b.ReportMetric(pct(0.50), set.name+"-p50-ms")
+				b.ReportMetric(pct(0.95), set.name+"-p95-ms")
+				b.ReportMetric(pct(0.99), set.name+"-p99-ms")
+				b.ReportMetric(float64(found)/float64(len(set.words)), set.name+"-hits/query")
+			}
+		}
+	})
+	b.Run("rebuild", func(b *testing.B) {
+		b.StopTimer()
+		srv := bustest.Server(b, "")
+		_, js := bustest.Connect(b, srv)
+		bs := bustest.Open(b, js)
+		cs, tl := bustest.Countries(b, append([]string{events.HubCountry}, feedgen.Countries...)...)
+		v, err := newVerifier(tl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pubs := map[string]*bus.Publisher{}
+		for cc, c := range cs {
+			pubs[cc] = bs.Publisher(c.Signer)
+		}
+		b.Logf("publishing %d signed events", n)
+		publishAll(b, pubs, evs)
+		evs, recs = nil, nil // a smaller heap for the garbage collector to scan
+		runtime.GC()
+		for range b.N {
+			st := openBench(b)
+			b.StartTimer()
+			start, cpu := time.Now(), cpuTime()
+			if err := feedbus.Rebuild(ctx, js, st, v, nil); err != nil {
+				b.Fatal(err)
+			}
+			d, dcpu := time.Since(start), cpuTime()-cpu
+			b.StopTimer()
+			b.ReportMetric(dcpu.Seconds(), "cpu-s")
+			if seq, _ := st.LastSeq(ctx); seq != uint64(n) {
+				b.Fatalf("rebuilt up to seq %d of %d", seq, n)
+			}
+			b.ReportMetric(float64(n)/d.Seconds(), "rows/s")
+			b.ReportMetric(d.Seconds(), "s")
+			if bare > 0 {
+				b.ReportMetric(d.Seconds()/bare.Seconds(), "x-bare-time")
+			}
+			if l, err := loadAverage(); err == nil {
+				b.ReportMetric(l, "loadavg")
+			}
+			// The floor: ed25519.Verify alone, n times on every core. No
+			// rebuild that checks each event's signature can beat it here.
+			floor := ed25519Floor(n)
+			b.ReportMetric(floor.Seconds(), "ed25519-floor-s")
+			if bare > 0 {
+				b.ReportMetric(floor.Seconds()/bare.Seconds(), "ed25519-floor-x-bare-time")
+			}
+			st.Close()
+		}
+	})
+}
+
+// cpuTime is the CPU time (user and system) of this process so far: it
+// includes the embedded NATS server's, and it does not count time lost to
+// other processes on a shared machine, unlike the wall clock.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the one-minute load average of the machine.
+func loadAverage() (float64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	return strconv.ParseFloat(f, 64)
+}
+
+func openBench(b testing.TB) *Store {
+	b.Helper()
+	st, err := Open(context.Background(), filepath.Join(b.TempDir(), "feed.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// openBare opens a plain SQLite file with the writer's settings and one
+// plain table and one plain FTS5 table.
+func openBare(b *testing.B) *sql.DB {
+	b.Helper()
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-65536)", "busy_timeout(10000)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "bare.db")+"?"+q.Encode())
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	for _, s := range []string{
+		`CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT, type TEXT, source TEXT, country TEXT, project TEXT,
+			time INTEGER, received INTEGER, summary TEXT, data BLOB)`,
+		`CREATE VIRTUAL TABLE events_fts USING fts5 (summary, body, files, patchids, cves, meta)`,
+	} {
+		if _, err := db.Exec(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db
+}
+
+func bareInsert(ctx context.Context, db *sql.DB, rows []row) error {
+	ins, err := db.PrepareContext(ctx, `INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	fts, err := db.PrepareContext(ctx, `INSERT INTO events_fts (rowid, summary, body, files, patchids, cves, meta) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer fts.Close()
+	for lo := 0; lo < len(rows); lo += batchSize {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		ti, tf := tx.StmtContext(ctx, ins), tx.StmtContext(ctx, fts)
+		for _, w := range rows[lo:min(lo+batchSize, len(rows))] {
+			if _, err := ti.ExecContext(ctx, w.seq, w.id, w.typ, w.source, w.country, w.project, w.time, w.received, w.summary, w.data); err != nil {
+				tx.Rollback()
+				return err
+			}
+			if _, err := tf.ExecContext(ctx, w.seq, w.summary, w.body, w.files, w.patchIDs, w.cves, w.meta); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishAll publishes evs signed by their countries, in chunks that keep
+// the order roughly.
+func publishAll(b *testing.B, pubs map[string]*bus.Publisher, evs []event.Event) {
+	b.Helper()
+	const chunk = 5000
+	for lo := 0; lo < len(evs); lo += chunk {
+		by := map[string][]event.Event{}
+		var order []string
+		for _, e := range evs[lo:min(lo+chunk, len(evs))] {
+			cc, _ := e.Extensions()[events.ExtCountry].(string)
+			if by[cc] == nil {
+				order = append(order, cc)
+			}
+			by[cc] = append(by[cc], e)
+		}
+		for _, cc := range order {
+			if err := pubs[cc].PublishBatch(context.Background(), by[cc]); err != nil {
+				b.Fatal(fmt.Errorf("publish: %w", err))
+			}
+		}
+	}
+}
+
+// ed25519Floor is the time ed25519.Verify takes for n signatures of a
+// DSSE-sized message, spread over GOMAXPROCS goroutines.
+func ed25519Floor(n int) time.Duration {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	msg := make([]byte, 120)
+	sig := ed25519.Sign(priv, msg)
+	workers := runtime.GOMAXPROCS(0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				if !ed25519.Verify(pub, msg, sig) {
+					panic("ed25519: a good signature does not verify")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}

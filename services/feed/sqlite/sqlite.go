@@ -1,0 +1,166 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/dpihub/dpihub/services/feed"
+)
+
+//go:embed migration/*.sql
+var migrations embed.FS
+
+// Store is the SQLite projection of the feed. It is safe for concurrent
+// use; writes are serialised on one connection.
+type Store struct {
+	w      *sql.DB // the single writer connection
+	r      *sql.DB // read-only pool
+	stmts  writeStmts
+	tokens tokenCache // of the meta column
+}
+
+var _ feed.Store = (*Store)(nil)
+
+// Open opens or creates the store at path, applies the migrations it has
+// not seen yet, and returns it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	common := []string{
+		"busy_timeout(10000)",
+		"foreign_keys(0)",
+		"temp_store(memory)",
+	}
+	dsn := func(extra []string, txlock string) string {
+		q := url.Values{}
+		for _, p := range append(common, extra...) {
+			q.Add("_pragma", p)
+		}
+		if txlock != "" {
+			q.Set("_txlock", txlock)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn([]string{
+		"page_size(8192)", // for a new file: fewer, fuller pages for rows that carry payloads
+		"journal_mode(WAL)",
+		// WAL with synchronous=NORMAL survives a crash of the process (the
+		// stream redelivers what a power loss might lose).
+		"synchronous(NORMAL)",
+		"cache_size(-65536)",
+		"wal_autocheckpoint(10000)",
+	}, "immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open feed store %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open feed store %s: %w", path, err)
+	}
+	if err := s.prepare(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open feed store %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn([]string{"query_only(1)", "cache_size(-32768)"}, ""))
+	if err != nil {
+		s.stmts.close()
+		w.Close()
+		return nil, fmt.Errorf("open feed store %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s.r = r
+	return s, nil
+}
+
+// Close closes the store's connections.
+func (s *Store) Close() error {
+	s.stmts.close()
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// migrate applies the files of migration/ whose number is above the
+// recorded schema version, each in its own transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version INTEGER PRIMARY KEY,
+		name    TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("schema_version: %w", err)
+	}
+	var have int
+	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&have); err != nil {
+		return fmt.Errorf("schema_version: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migration/")
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return fmt.Errorf("migration %s: the name must start with a number", base)
+		}
+		if v <= have {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			// Another process may have applied it since we looked; the
+			// write lock of this transaction makes the second look final.
+			var done bool
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM schema_version WHERE version = ?`, v).Scan(&done); err != nil || done {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, name) VALUES (?, ?)`, v, base)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the number of the last migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+// inTx runs fn in a write transaction, committing if it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
