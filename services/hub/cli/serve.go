@@ -2,35 +2,149 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/dpihub/dpihub/events/sign"
+	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
+	"github.com/dpihub/dpihub/services/node"
+	nodebus "github.com/dpihub/dpihub/services/node/bus"
+	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
+
+// Services that serve can run in its process.
+var knownServices = []string{"feed", "node"}
 
 func serve(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "serve")
-	data := fs.String("data", "dpihub-data", "state directory (JetStream store); survives restarts")
+	data := fs.String("data", "dpihub-data", "state directory (JetStream store, feed database); survives restarts")
 	name := fs.String("server-name", "dpihub", "stable NATS server name of this site")
 	host := fs.String("nats-host", "127.0.0.1", "address NATS clients (services, the nats CLI) connect to")
 	port := fs.Int("nats-port", 4222, "NATS client port (-1: any free port)")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of /healthz and /metrics")
-	services := fs.String("services", "", "comma-separated services to run in this process (none are available yet beyond the fabric itself)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of /healthz, /metrics and the feed's UI and API")
+	services := fs.String("services", "", "services to run in this process, comma-separated: "+strings.Join(knownServices, ", "))
+	trustPath := fs.String("trust", "", "trust list (required by every service: they act only on verified events)")
+	keyPath := fs.String("key", "", "node: the country's private key")
+	forksPath := fs.String("forks", "", "node: JSON list of forks [{project, upstream, dir, branch}]")
+	nodeHTTP := fs.String("node-http", "127.0.0.1:8081", "node: address of the node's API")
+	poll := fs.Duration("poll", time.Minute, "node: how often forks are re-read")
 	maxAge := fs.Duration("max-age", 0, "how long events are kept (0: 365 days)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
-	if s := strings.TrimSpace(*services); s != "" {
-		return fmt.Errorf("unknown service(s) %q: this build runs the event fabric only", s)
+	var run []string
+	for _, s := range strings.Split(*services, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !slices.Contains(knownServices, s) {
+			return fmt.Errorf("unknown service %q (known: %s)", s, strings.Join(knownServices, ", "))
+		}
+		run = append(run, s)
+	}
+	var verifier *sign.Verifier
+	if len(run) > 0 {
+		if *trustPath == "" {
+			return errors.New("--trust is required with --services: services act only on verified events")
+		}
+		tl, err := sign.LoadTrustList(*trustPath)
+		if err != nil {
+			return err
+		}
+		if verifier, err = sign.NewVerifier(tl); err != nil {
+			return err
+		}
+	}
+	var signer *sign.Signer
+	var forks []node.Fork
+	if slices.Contains(run, "node") {
+		if *keyPath == "" {
+			return errors.New("--key is required with --services node")
+		}
+		k, err := sign.ReadPrivateKey(*keyPath)
+		if err != nil {
+			return err
+		}
+		if signer, err = sign.NewSigner(k); err != nil {
+			return err
+		}
+		if *forksPath != "" {
+			b, err := os.ReadFile(*forksPath)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(b, &forks); err != nil {
+				return fmt.Errorf("--forks %s: %w", *forksPath, err)
+			}
+		}
 	}
 	log, err := logger(env, *level)
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-	return hub.Run(ctx, hub.Config{
+
+	h, err := hub.Start(ctx, hub.Config{
 		DataDir: *data, ServerName: *name, NATSHost: *host, NATSPort: *port,
 		HTTPAddr: *httpAddr, MaxAge: *maxAge, Logger: log,
 	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		h.Close(sctx)
+	}()
+	for _, s := range run {
+		switch s {
+		case "feed":
+			f, err := feedsvc.Start(ctx, feedsvc.Config{Bus: h.Bus, Verifier: verifier,
+				DBPath: filepath.Join(*data, "feed.db"), Logger: log.Named("feed"), Registerer: h.Registry})
+			if err != nil {
+				return fmt.Errorf("feed: %w", err)
+			}
+			h.OnClose(func(ctx context.Context) { _ = f.Close(ctx) })
+			h.SetRoot(f.Handler())
+		case "node":
+			if err := startNode(ctx, h, nodesvc.Config{
+				Country: signer.Country(), Bus: h.Bus, Signer: signer, Verifier: verifier, Forks: forks,
+				HTTPAddr: *nodeHTTP, Logger: log.Named("node"), Registerer: h.Registry,
+				PollInterval: *poll,
+			}); err != nil {
+				return err
+			}
+		}
+		log.Info("service started", zap.String("service", s))
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// startNode runs a node in the hub's process until the hub closes.
+func startNode(ctx context.Context, h *hub.Hub, cfg nodesvc.Config) error {
+	nctx, cancel := context.WithCancel(ctx)
+	started := make(chan struct{})
+	errc := make(chan error, 1)
+	cfg.Started = func(*nodebus.Node, string) { close(started) }
+	var wg sync.WaitGroup
+	wg.Go(func() { errc <- nodesvc.Run(nctx, cfg) })
+	h.OnClose(func(context.Context) { cancel(); wg.Wait() })
+	select {
+	case <-started:
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("node: %w", err)
+	}
 }

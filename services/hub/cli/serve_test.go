@@ -1,0 +1,103 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/services/hub/cli"
+)
+
+// dpihub serve --services feed,node runs the feed and a country's node in
+// the hub's process: the node announces its fork, and the feed serves it.
+func TestServeRunsTheFeedAndANode(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	up := t.TempDir()
+	git(t, up, "", "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(up, "a.txt"), []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, up, "", "add", ".")
+	git(t, up, "", "commit", "-qm", "base")
+	fork := filepath.Join(t.TempDir(), "fork")
+	git(t, up, "", "clone", "-q", up, fork)
+	keys := t.TempDir()
+	if r := dpihub(t, nil, "", "keys", "gen", "--country", "lk", "--dir", keys); r.code != 0 {
+		t.Fatal(r)
+	}
+	key, _ := filepath.Glob(filepath.Join(keys, "lk-*.key"))
+	forks := filepath.Join(keys, "forks.json")
+	b, _ := json.Marshal([]map[string]string{{"project": "sample", "upstream": "file://" + up, "dir": fork, "branch": "main"}})
+	if err := os.WriteFile(forks, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs, Getenv: func(string) string { return "" }},
+			[]string{"serve", "--data", t.TempDir(), "--nats-port", "-1", "--http", "127.0.0.1:0", "--node-http", "",
+				"--services", "feed,node", "--trust", filepath.Join(keys, "trust.json"), "--key", key[0], "--forks", forks})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop within 20s of cancel")
+		}
+	})
+	addrRE := regexp.MustCompile(`"http":"([0-9.:]+)"`)
+	bustest.Eventually(t, 20*time.Second, "hub started", func() bool { return addrRE.MatchString(logs.String()) })
+	base := "http://" + addrRE.FindStringSubmatch(logs.String())[1]
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	bustest.Eventually(t, 20*time.Second, "the feed shows the node's fork", func() bool {
+		resp, err := http.Get(base + "/api/v1/events?type=fork.registered")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var page struct {
+			Events []struct{ Country, Type string }
+		}
+		if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&page) != nil {
+			return false
+		}
+		return len(page.Events) == 1 && page.Events[0].Country == "lk"
+	})
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s, want the feed's page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+func TestServeRefusesServicesWithoutATrustList(t *testing.T) {
+	r := dpihub(t, nil, "", "serve", "--services", "feed", "--nats-port", "-1", "--http", "127.0.0.1:0")
+	if r.code != 1 || !strings.Contains(r.stderr, "--trust is required") {
+		t.Fatalf("%+v", r)
+	}
+	r = dpihub(t, nil, "", "serve", "--services", "dedup")
+	if r.code != 1 || !strings.Contains(r.stderr, `unknown service "dedup"`) {
+		t.Fatalf("%+v", r)
+	}
+}
