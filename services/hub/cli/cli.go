@@ -39,6 +39,7 @@ func init() {
 		"tail":     {"follow events or dead letters", tail},
 		"keys":     {"keys gen: make a country's signing key and trust-list entry", keys},
 		"patch-id": {"print patch-ids exactly as git patch-id does (stdin)", patchID},
+		"feed":     {"feed rebuild: replay the stream into a new feed database, with a progress bar", feedCmd},
 		"fix":      {"fix assess|publish|export: assess a patch, publish commits as fixes, export a fix as an mbox", fix},
 	}
 }

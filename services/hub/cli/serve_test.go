@@ -81,6 +81,23 @@ func TestServeRunsTheFeedAndANode(t *testing.T) {
 		}
 		return len(page.Events) == 1 && page.Events[0].Country == "lk"
 	})
+	// Rebuilding the feed from the stream twice gives the same state.
+	natsURL := regexp.MustCompile(`"nats":"([^"]+)"`).FindStringSubmatch(logs.String())[1]
+	var digests []string
+	for i := range 2 {
+		db := filepath.Join(t.TempDir(), "feed.db")
+		r := dpihub(t, map[string]string{"DPIHUB_SERVER": natsURL}, "", "feed", "rebuild", "--trust", filepath.Join(keys, "trust.json"), "--db", db)
+		if r.code != 0 || !strings.Contains(r.stdout, "digest ") || !strings.Contains(r.stderr, "100.0%") {
+			t.Fatalf("rebuild %d: %+v", i, r)
+		}
+		digests = append(digests, r.stdout[strings.Index(r.stdout, "digest "):])
+		if r := dpihub(t, map[string]string{"DPIHUB_SERVER": natsURL}, "", "feed", "rebuild", "--trust", filepath.Join(keys, "trust.json"), "--db", db); r.code != 1 || !strings.Contains(r.stderr, "exists") {
+			t.Fatalf("rebuild into an existing file: %+v", r)
+		}
+	}
+	if digests[0] != digests[1] {
+		t.Fatalf("two rebuilds differ: %q vs %q", digests[0], digests[1])
+	}
 	resp, err := http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
