@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/sign"
 )
 
 func connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
@@ -19,4 +23,27 @@ func connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// readSigner reads a country's key file and makes its signer.
+func readSigner(keyPath string) (*sign.Signer, error) {
+	k, err := sign.ReadPrivateKey(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	return sign.NewSigner(k)
+}
+
+// attach connects to the hub at url and opens its bus without changing
+// its streams. close releases the connection.
+func attach(ctx context.Context, url, name string) (b *bus.Bus, close func(), err error) {
+	nc, js, err := connect(url, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b, err = bus.Open(ctx, js, bus.Config{Attach: true}); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return b, nc.Close, nil
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
 	nodebus "github.com/dpihub/dpihub/services/node/bus"
@@ -39,11 +38,7 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	k, err := sign.ReadPrivateKey(*keyPath)
-	if err != nil {
-		return err
-	}
-	signer, err := sign.NewSigner(k)
+	signer, err := readSigner(*keyPath)
 	if err != nil {
 		return err
 	}
@@ -51,18 +46,14 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := connect(*server, "dpihub fix publish")
+	b, closeConn, err := attach(ctx, *server, "dpihub fix publish")
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	b, err := bus.Open(ctx, js, bus.Config{Attach: true})
-	if err != nil {
-		return err
-	}
+	defer closeConn()
 	st := &memStore{}
 	_ = st.PutFork(ctx, node.ForkState{Fork: node.Fork{Project: *project, Dir: *repo, Branch: *branch, UpstreamRef: *upstreamRef}})
-	n, err := nodebus.New(ctx, nodebus.Config{Country: k.Country, Bus: b, Signer: signer, Verifier: nobody, Store: st})
+	n, err := nodebus.New(ctx, nodebus.Config{Country: signer.Country(), Bus: b, Signer: signer, Verifier: nobody, Store: st})
 	if err != nil {
 		return err
 	}

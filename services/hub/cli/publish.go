@@ -10,8 +10,6 @@ import (
 	"os"
 
 	"github.com/dpihub/dpihub/events"
-	"github.com/dpihub/dpihub/events/bus"
-	"github.com/dpihub/dpihub/events/sign"
 )
 
 func publish(ctx context.Context, env Env, args []string) error {
@@ -42,32 +40,24 @@ func publish(ctx context.Context, env Env, args []string) error {
 	if err := dec.Decode(p); err != nil {
 		return fmt.Errorf("payload %s is not a %s: %w", fs.Arg(0), spec.Type, err)
 	}
-	k, err := sign.ReadPrivateKey(*keyPath)
+	signer, err := readSigner(*keyPath)
 	if err != nil {
 		return err
 	}
-	signer, err := sign.NewSigner(k)
+	e, err := events.New(events.Source{Country: signer.Country(), Service: *service}, *project, p)
 	if err != nil {
 		return err
 	}
-	e, err := events.New(events.Source{Country: k.Country, Service: *service}, *project, p)
+	b, closeConn, err := attach(ctx, *server, "dpihub publish")
 	if err != nil {
 		return err
 	}
-	nc, js, err := connect(*server, "dpihub publish")
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	b, err := bus.Open(ctx, js, bus.Config{Attach: true})
-	if err != nil {
-		return err
-	}
+	defer closeConn()
 	ack, err := b.Publisher(signer).Publish(ctx, e)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "published %s %s as stream seq %d (signed with %s)\n", e.Type(), e.ID(), ack.Sequence, k.KeyID)
+	fmt.Fprintf(env.Stdout, "published %s %s as stream seq %d (signed with %s)\n", e.Type(), e.ID(), ack.Sequence, signer.KeyID())
 	return nil
 }
 
