@@ -26,6 +26,10 @@ var gitConfig = []string{
 	"-c", "diff.context=3",
 	"-c", "diff.interHunkContext=0",
 	"-c", "diff.ignoreSubmodules=none",
+	// The same algorithm gitfork publishes diffs with: a fork configured
+	// for histogram or patience would otherwise diff its commits
+	// differently and their patch-ids would not match the fix's.
+	"-c", "diff.algorithm=myers",
 	"-c", "log.showSignature=false",
 	"-c", "log.showRoot=true",
 	"-c", "log.follow=false",
