@@ -7,12 +7,19 @@ import (
 )
 
 // Describe is a one-line human description of an event's payload, for
-// logs, the CLI and the demo. It returns "" for data it cannot decode.
+// logs, the CLI, the demo and the feed. It returns "" for data it cannot
+// decode.
 func Describe(e event.Event) string {
 	p, err := Decode(e)
 	if err != nil {
 		return ""
 	}
+	return DescribePayload(p)
+}
+
+// DescribePayload is Describe for a payload decoded already (by Decode),
+// for callers that need the payload anyway and should not decode twice.
+func DescribePayload(p Payload) string {
 	switch p := p.(type) {
 	case *FixPublished:
 		return fmt.Sprintf("fix %s %q (patch-id %.12s)", p.FixID, p.Title, p.PatchID)

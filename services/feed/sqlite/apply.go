@@ -215,7 +215,7 @@ func project(r feed.Record, tokens *tokenCache) row {
 	}
 	if p, err := decode(e); err == nil {
 		w.payload = p
-		w.summary = describe(p)
+		w.summary = events.DescribePayload(p)
 	}
 	w.body, w.files, w.patchIDs, w.cves = searchText(&w)
 	w.meta = tokens.token('c', w.country) + " " + tokens.token('t', w.typ)

@@ -50,41 +50,50 @@ const batchSize = feedbus.RebuildBatch
 //	bare-insert      the rows (precomputed) into a plain table + a plain FTS5 table
 //	apply            the events through Store.ApplyBatch (decode, describe, index, derive)
 //	apply-one-by-one Store.Apply, one transaction per event, as the live consumer does
-//	search           newest-first searches of rare and of the most common words
+//	search           newest-first searches of rare, uncommon and the most common words
 //	rebuild          feedbus.Rebuild from a JetStream stream of the same events, signed
 //
-// Each sub-benchmark does its whole sized work in one op.
+// Each sub-benchmark does its whole sized work in one op. The events are
+// generated again, batch by batch and untimed, for each sub-benchmark
+// rather than kept in memory: a million events held by the benchmark
+// would make every garbage collection in the timed code mark gigabytes,
+// which the feed service never does.
 func BenchmarkFeed(b *testing.B) {
 	n := benchEvents(b)
 	ctx := context.Background()
 	parent := b
-	b.Logf("generating %d events", n)
-	evs := feedgen.Events(n, 42)
-	recs := make([]feed.Record, n)
-	for i, e := range evs {
-		recs[i] = feed.Record{Event: e, Seq: uint64(i + 1), Received: e.Time().Add(40 * time.Millisecond)}
-	}
 	var (
 		bare, bareCPU time.Duration // time of the bare insert
 		applied       *Store
+		rare          []string // words of one event each, found while applying
 	)
 	b.Run("bare-insert", func(b *testing.B) {
-		b.StopTimer()
-		rows := make([]row, n)
-		var tokens tokenCache
-		for i, r := range recs {
-			rows[i] = project(r, &tokens)
-		}
 		for range b.N {
 			b.StopTimer()
 			db := openBare(b)
-			b.StartTimer()
-			start, cpu := time.Now(), cpuTime()
-			if err := bareInsert(ctx, db, rows); err != nil {
+			ins, err := prepareBare(ctx, db)
+			if err != nil {
 				b.Fatal(err)
 			}
-			bare, bareCPU = time.Since(start), cpuTime()-cpu
-			b.StopTimer()
+			var tokens tokenCache
+			bare, bareCPU = 0, 0
+			rows := make([]row, 0, batchSize)
+			err = eachBatch(n, func(rs []feed.Record) error {
+				rows = rows[:0]
+				for _, r := range rs {
+					rows = append(rows, project(r, &tokens))
+				}
+				b.StartTimer()
+				start, cpu := time.Now(), cpuTime()
+				err := ins.insert(ctx, rows)
+				bare, bareCPU = bare+time.Since(start), bareCPU+cpuTime()-cpu
+				b.StopTimer()
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ins.close()
 			db.Close()
 		}
 		b.ReportMetric(float64(n)/bare.Seconds(), "rows/s")
@@ -94,15 +103,25 @@ func BenchmarkFeed(b *testing.B) {
 		for range b.N {
 			b.StopTimer()
 			st := openBench(parent) // kept for search
-			b.StartTimer()
-			start, cpu := time.Now(), cpuTime()
-			for lo := 0; lo < n; lo += batchSize {
-				if err := st.ApplyBatch(ctx, recs[lo:min(lo+batchSize, n)]); err != nil {
-					b.Fatal(err)
+			var d, dcpu time.Duration
+			rare = rare[:0]
+			step := max(1, n/200)
+			err := eachBatch(n, func(rs []feed.Record) error {
+				for _, r := range rs {
+					if i := int(r.Seq - 1); i/step >= len(rare) && r.Event.Type() == events.TypeFixPublished {
+						rare = append(rare, feedgen.RareWord(i))
+					}
 				}
+				b.StartTimer()
+				start, cpu := time.Now(), cpuTime()
+				err := st.ApplyBatch(ctx, rs)
+				d, dcpu = d+time.Since(start), dcpu+cpuTime()-cpu
+				b.StopTimer()
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
 			}
-			d, dcpu := time.Since(start), cpuTime()-cpu
-			b.StopTimer()
 			b.ReportMetric(float64(n)/d.Seconds(), "rows/s")
 			b.ReportMetric(dcpu.Seconds(), "cpu-s")
 			if bare > 0 {
@@ -117,15 +136,21 @@ func BenchmarkFeed(b *testing.B) {
 		for range b.N {
 			b.StopTimer()
 			st := openBench(b)
-			b.StartTimer()
-			start := time.Now()
-			for _, r := range recs[:m] {
-				if err := st.Apply(ctx, r.Event, r.Seq, r.Received); err != nil {
-					b.Fatal(err)
+			var d time.Duration
+			err := eachBatch(m, func(rs []feed.Record) error {
+				b.StartTimer()
+				start := time.Now()
+				defer func() { d += time.Since(start); b.StopTimer() }()
+				for _, r := range rs {
+					if err := st.Apply(ctx, r.Event, r.Seq, r.Received); err != nil {
+						return err
+					}
 				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
 			}
-			d := time.Since(start)
-			b.StopTimer()
 			b.ReportMetric(float64(m)/d.Seconds(), "rows/s")
 		}
 	})
@@ -133,25 +158,12 @@ func BenchmarkFeed(b *testing.B) {
 		b.StopTimer()
 		st := applied
 		if st == nil {
-			st = openBench(parent)
-			for lo := 0; lo < n; lo += batchSize {
-				if err := st.ApplyBatch(ctx, recs[lo:min(lo+batchSize, n)]); err != nil {
-					b.Fatal(err)
-				}
-			}
+			b.Skip("needs the store of apply: run BenchmarkFeed/(apply|search)")
 		}
-		// Rare: words only one event has (the title of a fix spread
-		// over the stream); uncommon: the far end of the vocabulary, a few
-		// events per 100,000; common: the three most frequent words.
-		var rare []string
-		for i := 0; i < n && len(rare) < 200; i += max(1, n/400) {
-			for j := i; j < min(n, i+200); j++ {
-				if evs[j].Type() == events.TypeFixPublished {
-					rare = append(rare, feedgen.RareWord(j))
-					break
-				}
-			}
-		}
+		// Rare: words that only one event has (the titles of fixes
+		// spread over the stream); uncommon: the far end of the
+		// vocabulary, a few events per 100,000; common: the three most
+		// frequent words.
 		uncommon := feedgen.UncommonWords(200)
 		var common []string
 		for range 70 {
@@ -209,8 +221,9 @@ func BenchmarkFeed(b *testing.B) {
 			pubs[cc] = bs.Publisher(c.Signer)
 		}
 		b.Logf("publishing %d signed events", n)
-		publishAll(b, pubs, evs)
-		evs, recs = nil, nil // a smaller heap for the garbage collector to scan
+		if err := eachBatch(n, func(rs []feed.Record) error { return publish(ctx, pubs, rs) }); err != nil {
+			b.Fatal(err)
+		}
 		runtime.GC()
 		for range b.N {
 			st := openBench(b)
@@ -243,6 +256,25 @@ func BenchmarkFeed(b *testing.B) {
 			st.Close()
 		}
 	})
+}
+
+// eachBatch generates the first n events of the benchmark's stream (seed
+// 42, sequence i+1, received 40ms after the event's time) and hands them
+// to fn batchSize at a time.
+func eachBatch(n int, fn func(rs []feed.Record) error) error {
+	g := feedgen.New(42)
+	rs := make([]feed.Record, 0, batchSize)
+	for i := 0; i < n; i += batchSize {
+		rs = rs[:0]
+		for j := i; j < min(i+batchSize, n); j++ {
+			_, e := g.Next()
+			rs = append(rs, feed.Record{Event: e, Seq: uint64(j + 1), Received: e.Time().Add(40 * time.Millisecond)})
+		}
+		if err := fn(rs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cpuTime is the CPU time (user and system) of this process so far: it
@@ -301,61 +333,64 @@ func openBare(b *testing.B) *sql.DB {
 	return db
 }
 
-func bareInsert(ctx context.Context, db *sql.DB, rows []row) error {
+// bareStmts insert rows into the bare tables.
+type bareStmts struct {
+	db       *sql.DB
+	ins, fts *sql.Stmt
+}
+
+func prepareBare(ctx context.Context, db *sql.DB) (*bareStmts, error) {
 	ins, err := db.PrepareContext(ctx, `INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer ins.Close()
 	fts, err := db.PrepareContext(ctx, `INSERT INTO events_fts (rowid, summary, body, files, patchids, cves, meta) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		ins.Close()
+		return nil, err
+	}
+	return &bareStmts{db: db, ins: ins, fts: fts}, nil
+}
+
+func (b *bareStmts) close() { b.ins.Close(); b.fts.Close() }
+
+// insert writes rows in one transaction, the statements bound to it once.
+func (b *bareStmts) insert(ctx context.Context, rows []row) error {
+	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer fts.Close()
-	for lo := 0; lo < len(rows); lo += batchSize {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
+	ti, tf := tx.StmtContext(ctx, b.ins), tx.StmtContext(ctx, b.fts)
+	for _, w := range rows {
+		if _, err := ti.ExecContext(ctx, w.seq, w.id, w.typ, w.source, w.country, w.project, w.time, w.received, w.summary, w.data); err != nil {
+			tx.Rollback()
 			return err
 		}
-		ti, tf := tx.StmtContext(ctx, ins), tx.StmtContext(ctx, fts)
-		for _, w := range rows[lo:min(lo+batchSize, len(rows))] {
-			if _, err := ti.ExecContext(ctx, w.seq, w.id, w.typ, w.source, w.country, w.project, w.time, w.received, w.summary, w.data); err != nil {
-				tx.Rollback()
-				return err
-			}
-			if _, err := tf.ExecContext(ctx, w.seq, w.summary, w.body, w.files, w.patchIDs, w.cves, w.meta); err != nil {
-				tx.Rollback()
-				return err
-			}
-		}
-		if err := tx.Commit(); err != nil {
+		if _, err := tf.ExecContext(ctx, w.seq, w.summary, w.body, w.files, w.patchIDs, w.cves, w.meta); err != nil {
+			tx.Rollback()
 			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// publish publishes a batch of events, each signed by its country.
+func publish(ctx context.Context, pubs map[string]*bus.Publisher, rs []feed.Record) error {
+	by := map[string][]event.Event{}
+	var order []string
+	for _, r := range rs {
+		cc, _ := r.Event.Extensions()[events.ExtCountry].(string)
+		if by[cc] == nil {
+			order = append(order, cc)
+		}
+		by[cc] = append(by[cc], r.Event)
+	}
+	for _, cc := range order {
+		if err := pubs[cc].PublishBatch(ctx, by[cc]); err != nil {
+			return fmt.Errorf("publish: %w", err)
 		}
 	}
 	return nil
-}
-
-// publishAll publishes evs signed by their countries, in chunks that keep
-// the order roughly.
-func publishAll(b *testing.B, pubs map[string]*bus.Publisher, evs []event.Event) {
-	b.Helper()
-	const chunk = 5000
-	for lo := 0; lo < len(evs); lo += chunk {
-		by := map[string][]event.Event{}
-		var order []string
-		for _, e := range evs[lo:min(lo+chunk, len(evs))] {
-			cc, _ := e.Extensions()[events.ExtCountry].(string)
-			if by[cc] == nil {
-				order = append(order, cc)
-			}
-			by[cc] = append(by[cc], e)
-		}
-		for _, cc := range order {
-			if err := pubs[cc].PublishBatch(context.Background(), by[cc]); err != nil {
-				b.Fatal(fmt.Errorf("publish: %w", err))
-			}
-		}
-	}
 }
 
 // ed25519Floor is the time ed25519.Verify takes for n signatures of a
