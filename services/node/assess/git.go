@@ -12,79 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/dpihub/dpihub/services/node/internal/gitcmd"
 )
 
-// gitConfig pins the settings that change what git prints, so that a fork's
-// own configuration (or the operator's) cannot change a verdict. The global
-// and system files are switched off in gitEnv; these override the
-// repository's file.
-var gitConfig = []string{
-	"-c", "core.quotePath=true",
-	"-c", "diff.noprefix=false",
-	"-c", "diff.mnemonicPrefix=false",
-	"-c", "diff.relative=false",
-	"-c", "diff.context=3",
-	"-c", "diff.interHunkContext=0",
-	"-c", "diff.ignoreSubmodules=none",
-	// The same algorithm gitfork publishes diffs with: a fork configured
-	// for histogram or patience would otherwise diff its commits
-	// differently and their patch-ids would not match the fix's.
-	"-c", "diff.algorithm=myers",
-	"-c", "log.showSignature=false",
-	"-c", "log.showRoot=true",
-	"-c", "log.follow=false",
-}
-
-// gitEnv is the whole environment git runs with: enough to find the binary
-// and a temporary directory, and nothing inherited that could point git at
-// another repository, index or configuration.
-func gitEnv() []string {
-	env := []string{
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=" + os.DevNull,
-		"GIT_TERMINAL_PROMPT=0",
-		"GIT_LITERAL_PATHSPECS=1",
-		"GIT_NO_REPLACE_OBJECTS=1",
-		"GIT_OPTIONAL_LOCKS=0",
-		"LC_ALL=C",
-	}
-	for _, k := range []string{"PATH", "TMPDIR", "SYSTEMROOT"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
-}
-
 // GitError reports a git command that failed.
-type GitError struct {
-	// Args are the arguments git was given, without the pinned settings.
-	Args []string
-	// Stderr is what git printed on its standard error, trimmed.
-	Stderr string
-	// Err is the error from running the command (an *exec.ExitError when git
-	// ran and exited non-zero).
-	Err error
-}
-
-// Error returns the command, its error and the first line git printed.
-func (e *GitError) Error() string {
-	msg := e.Stderr
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	name := "git"
-	if len(e.Args) > 0 {
-		name += " " + e.Args[0]
-	}
-	if msg == "" {
-		return fmt.Sprintf("%s: %v", name, e.Err)
-	}
-	return fmt.Sprintf("%s: %v: %s", name, e.Err, msg)
-}
-
-// Unwrap returns the error from running the command.
-func (e *GitError) Unwrap() error { return e.Err }
+type GitError = gitcmd.Error
 
 // exitCode returns git's exit status, or -1 when err is not an exit.
 func exitCode(err error) int {
@@ -126,12 +59,12 @@ func openRepo(ctx context.Context, dir string) (*repo, error) {
 
 // command returns an unstarted git command in the repository.
 func (r *repo) command(ctx context.Context, args ...string) *exec.Cmd {
-	full := make([]string, 0, len(gitConfig)+2+len(args))
+	full := make([]string, 0, len(gitcmd.Config)+2+len(args))
 	full = append(full, "-C", r.dir)
-	full = append(full, gitConfig...)
+	full = append(full, gitcmd.Config...)
 	full = append(full, args...)
 	cmd := exec.CommandContext(ctx, "git", full...)
-	cmd.Env = gitEnv()
+	cmd.Env = gitcmd.Env()
 	return cmd
 }
 
@@ -332,7 +265,7 @@ func (r *repo) merge(ctx context.Context, ours, base, theirs []byte) (merged []b
 	}
 	cmd := exec.CommandContext(ctx, "git", "merge-file", "-p", "-q",
 		filepath.Join(dir, "ours"), filepath.Join(dir, "base"), filepath.Join(dir, "theirs"))
-	cmd.Env = gitEnv()
+	cmd.Env = gitcmd.Env()
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

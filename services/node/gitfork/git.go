@@ -6,78 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 
 	"github.com/dpihub/dpihub/services/node"
+	"github.com/dpihub/dpihub/services/node/internal/gitcmd"
 )
 
 // ErrNotRepository is returned (wrapped) when a fork's directory is not a
 // git repository; it also wraps node.ErrInvalid.
 var ErrNotRepository = fmt.Errorf("%w: not a git repository", node.ErrInvalid)
 
-// gitConfig pins the settings that change what git prints, so that a
-// fork's configuration cannot change a patch-id or a published diff.
-var gitConfig = []string{
-	"-c", "core.quotePath=true",
-	"-c", "diff.noprefix=false",
-	"-c", "diff.mnemonicPrefix=false",
-	"-c", "diff.relative=false",
-	"-c", "diff.context=3",
-	"-c", "diff.interHunkContext=0",
-	"-c", "diff.ignoreSubmodules=none",
-	"-c", "diff.renames=true",
-	"-c", "diff.algorithm=myers",
-	"-c", "log.showSignature=false",
-	"-c", "log.showRoot=true",
-	"-c", "format.signature=",
-	"-c", "format.numbered=auto",
-	"-c", "format.headers=",
-	"-c", "format.useAutoBase=false",
-}
-
-// gitEnv is the whole environment git runs with: nothing inherited that
-// could point git at another repository, index or configuration.
-func gitEnv() []string {
-	env := []string{
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=" + os.DevNull,
-		"GIT_TERMINAL_PROMPT=0",
-		"GIT_NO_REPLACE_OBJECTS=1",
-		"GIT_OPTIONAL_LOCKS=0",
-		"LC_ALL=C",
-	}
-	for _, k := range []string{"PATH", "TMPDIR", "SYSTEMROOT"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
-}
-
 // GitError reports a git command that failed.
-type GitError struct {
-	Args   []string // git's arguments, without the pinned settings
-	Stderr string   // what git printed on stderr, trimmed
-	Err    error
-}
-
-func (e *GitError) Error() string {
-	msg := e.Stderr
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	return fmt.Sprintf("git %s: %v: %s", strings.Join(e.Args, " "), e.Err, msg)
-}
-
-// Unwrap returns the error of running the command.
-func (e *GitError) Unwrap() error { return e.Err }
+type GitError = gitcmd.Error
 
 func command(ctx context.Context, dir string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "git", append(append([]string{}, gitConfig...), args...)...)
+	cmd := exec.CommandContext(ctx, "git", append(append([]string{}, gitcmd.Config...), args...)...)
 	cmd.Dir = dir
-	cmd.Env = gitEnv()
+	cmd.Env = gitcmd.Env()
 	return cmd
 }
 
