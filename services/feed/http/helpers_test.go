@@ -110,8 +110,9 @@ type page struct {
 
 // sse is one server-sent event.
 type sse struct {
-	ID   string
-	Data string
+	ID    string
+	Event string // "" for a plain event, "gap" when events were skipped
+	Data  string
 }
 
 // readSSE parses the stream body into events on a channel, and comments
@@ -142,6 +143,8 @@ func readSSE(body io.Reader) (<-chan sse, <-chan string) {
 				}
 			case strings.HasPrefix(line, "id:"):
 				cur.ID = strings.TrimSpace(line[3:])
+			case strings.HasPrefix(line, "event:"):
+				cur.Event = strings.TrimSpace(line[6:])
 			case strings.HasPrefix(line, "data:"):
 				data = append(data, strings.TrimPrefix(line[5:], " "))
 			}

@@ -87,15 +87,16 @@ func prefilter(q feed.Query) func(feed.Event) bool {
 }
 
 // maxCatchUp bounds how many stored events a stream sends when it
-// resumes (newest ones win).
-const maxCatchUp = 5000
+// resumes (newest ones win; the stream then says what it skipped).
+var maxCatchUp = 5000
 
 // after returns the stored events matching q with a sequence above seq,
-// oldest first, at most maxCatchUp (the newest ones if there are more).
+// oldest first, at most maxCatchUp (the newest ones if there are more, and
+// then truncated is true).
 //
 // The store pages newest first, so this pages until it reaches seq; the
 // gap is small for a live stream and bounded for a resume.
-func after(ctx context.Context, st feed.Store, q feed.Query, seq uint64) ([]feed.Event, error) {
+func after(ctx context.Context, st feed.Store, q feed.Query, seq uint64) (evs []feed.Event, truncated bool, err error) {
 	q.Cursor = ""
 	// A live stream is usually a few events behind: ask for a small page
 	// first and larger ones only while the gap lasts.
@@ -104,7 +105,7 @@ func after(ctx context.Context, st feed.Store, q feed.Query, seq uint64) ([]feed
 	for {
 		p, err := st.Events(ctx, q)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		done := false
 		for _, e := range p.Events {
@@ -114,17 +115,21 @@ func after(ctx context.Context, st feed.Store, q feed.Query, seq uint64) ([]feed
 			}
 			out = append(out, e)
 		}
-		if done || p.Next == "" || len(out) >= maxCatchUp {
+		if done || p.Next == "" {
+			break
+		}
+		if len(out) >= maxCatchUp {
+			truncated = true
 			break
 		}
 		q.Cursor = p.Next
 		q.Limit = min(2*q.Limit, MaxLimit)
 	}
 	if len(out) > maxCatchUp {
-		out = out[:maxCatchUp]
+		out, truncated = out[:maxCatchUp], true
 	}
 	slices.Reverse(out)
-	return out, nil
+	return out, truncated, nil
 }
 
 // streamEvent is what the stream sends as the data of each event: the
@@ -175,7 +180,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Validate the query (full-text syntax, cursor) before the 200.
-	backlog, err := after(ctx, s.st, q, last)
+	backlog, truncated, err := after(ctx, s.st, q, last)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -211,6 +216,19 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush()
 	}
+	// Nothing is skipped silently: past maxCatchUp the client gets a gap
+	// event naming the sequences it must fetch from the JSON API (which
+	// pages through all of them).
+	gap := func(evs []feed.Event, truncated bool) error {
+		if !truncated || len(evs) == 0 {
+			return nil
+		}
+		_, err := fmt.Fprintf(w, "event: gap\ndata: {\"after_seq\":%d,\"before_seq\":%d}\n\n", last, evs[0].Seq)
+		return err
+	}
+	if err := gap(backlog, truncated); err != nil {
+		return
+	}
 	if err := send(backlog); err != nil {
 		return
 	}
@@ -228,11 +246,14 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-notify:
-			evs, err := after(ctx, s.st, q, last)
+			evs, truncated, err := after(ctx, s.st, q, last)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Sugar().Warnw("stream catch-up", "error", err)
 				}
+				return
+			}
+			if err := gap(evs, truncated); err != nil {
 				return
 			}
 			if err := send(evs); err != nil {

@@ -79,6 +79,11 @@
           " (" + added + " new since you opened the page)";
       }
     };
+    // More events arrived than the stream replays at once: say so rather
+    // than show a list with a hole in it.
+    es.addEventListener("gap", function () {
+      say("wait", "Some events arrived while this page was away; reload to see them all.");
+    });
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
