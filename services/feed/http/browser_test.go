@@ -15,33 +15,6 @@ import (
 	"github.com/dpihub/dpihub/services/feed/http/feedtest"
 )
 
-// waitJS polls the boolean JavaScript expression until it is true,
-// failing the test after 15s. Errors while a page loads count as false.
-func waitJS(t testing.TB, ctx context.Context, what, expr string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 15s: %s (last error: %v)", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// js evaluates expr and returns its value.
-func js[T any](t testing.TB, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
 // do runs browser actions, failing the test on error.
 func do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -55,7 +28,7 @@ func do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Voi
 func submit(t testing.TB, ctx context.Context) {
 	t.Helper()
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.__before = true`), chromedp.Click(chromedp.CSS(`form.search button[type="submit"]`)))
-	waitJS(t, ctx, "the search page loads", `!window.__before && document.readyState === "complete"`)
+	feedtest.WaitJS(t, ctx, "the search page loads", `!window.__before && document.readyState === "complete"`)
 }
 
 // readable is the text of the elements matching sel without what is
@@ -70,7 +43,7 @@ const readable = `(sel) => [...document.querySelectorAll(sel)].map(el => {
 func TestBrowserSearchAndFiltersNarrowTheList(t *testing.T) {
 	ctx := feedtest.Browser(t)
 	f := newFixture(t, feedhttp.WithBroadcaster(feedhttp.NewBroadcaster()))
-	count := func() int { return js[int](t, ctx, `document.querySelectorAll("#events li.event").length`) }
+	count := func() int { return feedtest.JS[int](t, ctx, `document.querySelectorAll("#events li.event").length`) }
 
 	do(t, ctx, chromedp.Navigate(f.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#events li.event")))
 	if n := count(); n != len(f.steps) {
@@ -84,11 +57,11 @@ func TestBrowserSearchAndFiltersNarrowTheList(t *testing.T) {
 		if n == 0 || n >= len(f.steps) {
 			t.Fatalf("search lists %d events", n)
 		}
-		summaries := js[[]string](t, ctx, `[...document.querySelectorAll("#events .event-summary")].map(e => e.textContent)`)
+		summaries := feedtest.JS[[]string](t, ctx, `[...document.querySelectorAll("#events .event-summary")].map(e => e.textContent)`)
 		if !strings.Contains(strings.Join(summaries, "\n"), "Support Arabic and French name transliteration") {
 			t.Fatalf("the proposal is not among %q", summaries)
 		}
-		if v := js[string](t, ctx, `document.querySelector("#q").value`); v != "transliteration" {
+		if v := feedtest.JS[string](t, ctx, `document.querySelector("#q").value`); v != "transliteration" {
 			t.Fatalf("the search box lost the query: %q", v)
 		}
 	})
@@ -106,7 +79,7 @@ func TestBrowserSearchAndFiltersNarrowTheList(t *testing.T) {
 		if n := count(); n != want {
 			t.Fatalf("country=ke lists %d events, want %d", n, want)
 		}
-		for _, cc := range js[[]string](t, ctx, `[...document.querySelectorAll("#events .cc")].map(e => e.textContent)`) {
+		for _, cc := range feedtest.JS[[]string](t, ctx, `[...document.querySelectorAll("#events .cc")].map(e => e.textContent)`) {
 			if cc != "KE" {
 				t.Fatalf("an event of %s in Kenya's list", cc)
 			}
@@ -119,7 +92,7 @@ func TestBrowserSearchAndFiltersNarrowTheList(t *testing.T) {
 		if n := count(); n != 1 {
 			t.Fatalf("country=ke type=fix.assessed lists %d events, want 1", n)
 		}
-		if s := js[string](t, ctx, `location.search`); !strings.Contains(s, "country=ke") || !strings.Contains(s, "type=fix.assessed") {
+		if s := feedtest.JS[string](t, ctx, `location.search`); !strings.Contains(s, "country=ke") || !strings.Contains(s, "type=fix.assessed") {
 			t.Fatalf("the filters are not in the URL (so not shareable): %s", s)
 		}
 	})
@@ -127,7 +100,7 @@ func TestBrowserSearchAndFiltersNarrowTheList(t *testing.T) {
 	t.Run("a bad search says why instead of failing", func(t *testing.T) {
 		do(t, ctx, chromedp.SetValue(chromedp.CSS("#q"), `"unclosed`))
 		submit(t, ctx)
-		msg := js[string](t, ctx, `(document.querySelector('[role="alert"]') || {}).textContent || ""`)
+		msg := feedtest.JS[string](t, ctx, `(document.querySelector('[role="alert"]') || {}).textContent || ""`)
 		if !strings.Contains(msg, "could not run") {
 			t.Fatalf("no explanation on the page: %q", msg)
 		}
@@ -139,8 +112,8 @@ func TestBrowserFixMatrixShowsTheVerdictsAsText(t *testing.T) {
 	f := newFixture(t)
 
 	do(t, ctx, chromedp.Navigate(f.srv.URL+"/fixes/ma-fix-0042"), chromedp.WaitVisible(chromedp.CSS("#fix-matrix")))
-	countries := js[[]string](t, ctx, `[...document.querySelectorAll("#fix-matrix tbody tr")].map(r => r.dataset.country)`)
-	verdicts := js[[]string](t, ctx, "("+readable+`)("#fix-matrix tbody .verdict-cell")`)
+	countries := feedtest.JS[[]string](t, ctx, `[...document.querySelectorAll("#fix-matrix tbody tr")].map(r => r.dataset.country)`)
+	verdicts := feedtest.JS[[]string](t, ctx, "("+readable+`)("#fix-matrix tbody .verdict-cell")`)
 	got := map[string]string{}
 	for i, cc := range countries {
 		got[cc] = verdicts[i]
@@ -151,14 +124,14 @@ func TestBrowserFixMatrixShowsTheVerdictsAsText(t *testing.T) {
 			t.Errorf("fix page, %s: cell reads %q, want %q", cc, got[cc], v)
 		}
 	}
-	details := js[string](t, ctx, `document.querySelector('#fix-matrix tr[data-country="ke"] .details').textContent.replace(/\s+/g, " ")`)
+	details := feedtest.JS[string](t, ctx, `document.querySelector('#fix-matrix tr[data-country="ke"] .details').textContent.replace(/\s+/g, " ")`)
 	if !strings.Contains(details, "IdRepoServiceImpl.java hunk 1") {
 		t.Errorf("Kenya's conflict does not name file and hunk: %q", details)
 	}
 
 	do(t, ctx, chromedp.Navigate(f.srv.URL+"/matrix?project=mosip-id-repository"), chromedp.WaitVisible(chromedp.CSS("#project-matrix")))
-	row := js[[]string](t, ctx, "("+readable+`)('#project-matrix tr[data-fix="lk-fix-0107"] .verdict-cell')`)
-	cols := js[[]string](t, ctx, `[...document.querySelectorAll('#project-matrix tr[data-fix="lk-fix-0107"] .verdict-cell')].map(c => c.dataset.country)`)
+	row := feedtest.JS[[]string](t, ctx, "("+readable+`)('#project-matrix tr[data-fix="lk-fix-0107"] .verdict-cell')`)
+	cols := feedtest.JS[[]string](t, ctx, `[...document.querySelectorAll('#project-matrix tr[data-fix="lk-fix-0107"] .verdict-cell')].map(c => c.dataset.country)`)
 	want = map[string]string{"lk": "origin", "ma": "applies", "ph": "conflicts", "ke": "pending"}
 	if len(row) != len(want) {
 		t.Fatalf("matrix row of lk-fix-0107: %q", row)
@@ -174,14 +147,14 @@ func TestBrowserKeyboardReachesTheSkipLinkFirst(t *testing.T) {
 	ctx := feedtest.Browser(t)
 	f := newFixture(t)
 	do(t, ctx, chromedp.Navigate(f.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#events")), chromedp.KeyEvent("\t"))
-	if got := js[string](t, ctx, `document.activeElement.className`); got != "skip" {
+	if got := feedtest.JS[string](t, ctx, `document.activeElement.className`); got != "skip" {
 		t.Fatalf("first Tab focuses %q, want the skip link", got)
 	}
-	if visible := js[bool](t, ctx, `document.activeElement.getBoundingClientRect().top >= 0`); !visible {
+	if visible := feedtest.JS[bool](t, ctx, `document.activeElement.getBoundingClientRect().top >= 0`); !visible {
 		t.Fatal("the focused skip link is off screen")
 	}
 	do(t, ctx, chromedp.KeyEvent("\r"))
-	waitJS(t, ctx, "Enter on the skip link moves focus to the content", `document.activeElement.id === "main"`)
+	feedtest.WaitJS(t, ctx, "Enter on the skip link moves focus to the content", `document.activeElement.id === "main"`)
 }
 
 // TestScreenshots writes a screenshot of each main view, from the demo
@@ -210,7 +183,7 @@ func TestScreenshots(t *testing.T) {
 	}
 	for _, v := range views {
 		do(t, ctx, chromedp.Navigate(srv+v.path))
-		waitJS(t, ctx, v.name+" is ready", v.ready)
+		feedtest.WaitJS(t, ctx, v.name+" is ready", v.ready)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)

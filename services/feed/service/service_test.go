@@ -126,8 +126,8 @@ func TestBrowserShowsAnEventPublishedWhileThePageIsOpen(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, "the page's live stream is connected", `document.querySelector("#live-status").dataset.state === "on"`)
-	before := jsRun[int](t, ctx, `document.querySelectorAll("#events li.event").length`)
+	feedtest.WaitJS(t, ctx, "the page's live stream is connected", `document.querySelector("#live-status").dataset.state === "on"`)
+	before := feedtest.JS[int](t, ctx, `document.querySelectorAll("#events li.event").length`)
 	if before != last {
 		t.Fatalf("page lists %d events, want %d", before, last)
 	}
@@ -141,19 +141,19 @@ func TestBrowserShowsAnEventPublishedWhileThePageIsOpen(t *testing.T) {
 	}
 	w.publish(t, []feedtest.Step{{Event: fresh}})
 
-	waitJS(t, ctx, "the new event appears at the top of the list",
+	feedtest.WaitJS(t, ctx, "the new event appears at the top of the list",
 		`(document.querySelector("#events li.event .event-summary") || {}).textContent === "fix lk-fix-0107: applies" &&
 		 document.querySelector("#events li.event").classList.contains("is-new")`)
-	if !jsRun[bool](t, ctx, `window.__sameDocument === true`) {
+	if !feedtest.JS[bool](t, ctx, `window.__sameDocument === true`) {
 		t.Fatal("the page was reloaded")
 	}
-	if n := jsRun[int](t, ctx, `document.querySelectorAll("#events li.event").length`); n != before+1 {
+	if n := feedtest.JS[int](t, ctx, `document.querySelectorAll("#events li.event").length`); n != before+1 {
 		t.Fatalf("page lists %d events, want %d", n, before+1)
 	}
-	if cc := jsRun[string](t, ctx, `document.querySelector("#events li.event .cc").textContent`); cc != "KE" {
+	if cc := feedtest.JS[string](t, ctx, `document.querySelector("#events li.event .cc").textContent`); cc != "KE" {
 		t.Fatalf("new event's country %q", cc)
 	}
-	link := jsRun[string](t, ctx, `document.querySelector("#events li.event .event-summary a").getAttribute("href")`)
+	link := feedtest.JS[string](t, ctx, `document.querySelector("#events li.event .event-summary a").getAttribute("href")`)
 	if link != "/fixes/lk-fix-0107" {
 		t.Fatalf("new event links to %q", link)
 	}
@@ -211,28 +211,4 @@ func TestRunStopsOnCancelEvenWithAnOpenStream(t *testing.T) {
 func bustestWaitSubscribed(t *testing.T, w *world) {
 	t.Helper()
 	bustest.Eventually(t, 10*time.Second, "the page's stream subscribes", func() bool { return w.svc.Broadcaster().Subscribers() >= 1 })
-}
-
-func waitJS(t testing.TB, ctx context.Context, what, expr string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 15s: %s (last error: %v)", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func jsRun[T any](t testing.TB, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
 }

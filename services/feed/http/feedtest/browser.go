@@ -63,3 +63,30 @@ func Browser(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// WaitJS waits until the JavaScript expression expr is true in the page,
+// failing the test after 15 s with what.
+func WaitJS(t testing.TB, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 15s: %s (last error: %v)", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// JS evaluates expr in the page and returns its value.
+func JS[T any](t testing.TB, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
