@@ -47,9 +47,16 @@ func New(tb testing.TB) *Git {
 // exit code.
 func (g *Git) Exec(dir string, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	g.tb.Helper()
+	return g.ExecEnv(dir, stdin, nil, args...)
+}
+
+// ExecEnv is Exec with extraEnv added to the environment (e.g.
+// GIT_INDEX_FILE for a temporary index).
+func (g *Git) ExecEnv(dir string, stdin []byte, extraEnv []string, args ...string) (stdout, stderr string, code int) {
+	g.tb.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Env = g.env
+	cmd.Env = append(append([]string{}, g.env...), extraEnv...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -85,10 +92,17 @@ func (g *Git) RunStdin(dir string, stdin []byte, args ...string) string {
 	return strings.TrimSpace(out)
 }
 
-// Write writes files (path -> content) under dir.
+// Write writes files (path -> content) under dir; a path prefixed by "-"
+// removes that file instead.
 func (g *Git) Write(dir string, files map[string]string) {
 	g.tb.Helper()
 	for path, content := range files {
+		if rest, ok := strings.CutPrefix(path, "-"); ok {
+			if err := os.Remove(filepath.Join(dir, rest)); err != nil {
+				g.tb.Fatal(err)
+			}
+			continue
+		}
 		full := filepath.Join(dir, path)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			g.tb.Fatal(err)
