@@ -13,7 +13,7 @@ import (
 func patchID(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "patch-id")
 	stable := fs.Bool("stable", false, "git patch-id --stable: per-file hashes summed, independent of file order")
-	unstable := fs.Bool("unstable", false, "git patch-id --unstable (the default)")
+	fs.Bool("unstable", false, "git patch-id --unstable (the default; accepted for drop-in use)")
 	verbatim := fs.Bool("verbatim", false, "git patch-id --verbatim: keep whitespace (implies --stable)")
 	if err := parse(fs, env, args); err != nil {
 		return err
@@ -22,7 +22,6 @@ func patchID(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: dpihub patch-id [--stable|--unstable|--verbatim] < patch")
 		return errUsage
 	}
-	_ = unstable
 	w := bufio.NewWriterSize(env.Stdout, 64<<10)
 	if err := patchid.Write(w, env.Stdin, patchid.Options{Stable: *stable || *verbatim, Verbatim: *verbatim}); err != nil {
 		return err
