@@ -167,18 +167,18 @@ func (s edSigner) KeyID() (string, error) { return s.k.KeyID, nil }
 // Verifier's cache first so that an event is verified once per process.
 type edVerifier struct {
 	id    string
-	pub   ed25519.PublicKey
+	key   edKey
 	cache *sigCache
 }
 
 func (v edVerifier) Verify(_ context.Context, data, sig []byte) error {
-	if !v.cache.verify(cacheKey(v.id, data, sig), func() bool { return ed25519.Verify(v.pub, data, sig) }) {
+	if !v.cache.verify(cacheKey(v.id, data, sig), func() bool { return v.key.verify(data, sig) }) {
 		return errBadSig
 	}
 	return nil
 }
 func (v edVerifier) KeyID() (string, error)   { return v.id, nil }
-func (v edVerifier) Public() crypto.PublicKey { return v.pub }
+func (v edVerifier) Public() crypto.PublicKey { return v.key.pub }
 
 func validSignedAttrs(list []string) error {
 	seen := map[string]bool{}

@@ -118,7 +118,7 @@ func (v *Verifier) SetTrustList(tl *TrustList) error {
 	}
 	m := make(map[string]trusted, len(tl.Keys))
 	for _, k := range tl.Keys {
-		ev, err := dsse.NewEnvelopeVerifier(edVerifier{id: k.KeyID, pub: ed25519.PublicKey(k.PublicKey), cache: v.cache})
+		ev, err := dsse.NewEnvelopeVerifier(edVerifier{id: k.KeyID, key: newEdKey(ed25519.PublicKey(k.PublicKey)), cache: v.cache})
 		if err != nil {
 			return err
 		}
