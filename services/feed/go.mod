@@ -10,6 +10,7 @@ require (
 	github.com/mmcdole/gofeed v1.3.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
+	github.com/oasisprotocol/curve25519-voi v0.0.0-20230904125328-1f23a7beb09a
 	github.com/prometheus/client_golang v1.25.0
 	go.uber.org/zap v1.28.0
 	modernc.org/sqlite v1.62.0
