@@ -28,6 +28,7 @@ type Store struct {
 	r      *sql.DB // read-only pool
 	stmts  writeStmts
 	tokens tokenCache // of the meta column
+	bulk   *bulkFile  // set by Create
 }
 
 var _ feed.Store = (*Store)(nil)
@@ -35,6 +36,14 @@ var _ feed.Store = (*Store)(nil)
 // Open opens or creates the store at path, applies the migrations it has
 // not seen yet, and returns it.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, liveDurability)
+}
+
+// liveDurability: WAL with synchronous=NORMAL survives a crash of the
+// process (the stream redelivers what a power loss might lose).
+var liveDurability = []string{"journal_mode(WAL)", "synchronous(NORMAL)"}
+
+func open(ctx context.Context, path string, durability []string) (*Store, error) {
 	common := []string{
 		"busy_timeout(10000)",
 		"foreign_keys(0)",
@@ -50,15 +59,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn([]string{
+	w, err := sql.Open("sqlite", dsn(append([]string{
 		"page_size(8192)", // for a new file: fewer, fuller pages for rows that carry payloads
-		"journal_mode(WAL)",
-		// WAL with synchronous=NORMAL survives a crash of the process (the
-		// stream redelivers what a power loss might lose).
-		"synchronous(NORMAL)",
 		"cache_size(-65536)",
 		"wal_autocheckpoint(10000)",
-	}, "immediate"))
+	}, durability...), "immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open feed store %s: %w", path, err)
 	}
@@ -88,10 +93,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the store's connections.
+// Close closes the store's connections. Closing a store made by Create
+// before Finish removes its partial file.
 func (s *Store) Close() error {
 	s.stmts.close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	err := errors.Join(s.r.Close(), s.w.Close())
+	if s.bulk != nil && !s.bulk.finished {
+		err = errors.Join(err, removeFiles(s.bulk.partial))
+	}
+	return err
 }
 
 // migrate applies the files of migration/ whose number is above the

@@ -21,7 +21,7 @@ func feedCmd(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "feed rebuild")
 	server := fs.String("server", "nats://127.0.0.1:4222", "NATS URL of the hub")
 	trustPath := fs.String("trust", "", "trust list: events are verified exactly as the live feed does")
-	db := fs.String("db", "", "SQLite file to build; it must not exist (rebuild into a new file, then swap it in)")
+	db := fs.String("db", "", "SQLite file to build; it must not exist (built as FILE.partial, moved to FILE when complete; then stop the feed and swap it in)")
 	if err := parse(fs, env, args[1:]); err != nil {
 		return err
 	}
@@ -44,11 +44,13 @@ func feedCmd(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	st, err := sqlite.Open(ctx, *db)
+	// The store is built at <db>.partial and moved to db when complete:
+	// an interrupted rebuild never leaves a file that looks finished.
+	st, err := sqlite.Create(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer st.Close() // removes the partial file unless Finish ran
 	start := time.Now()
 	var refused int
 	bar := newProgress(env)
@@ -62,6 +64,9 @@ func feedCmd(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	last, _ := st.LastSeq(ctx)
+	if err := st.Finish(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(env.Stdout, "rebuilt %s up to stream seq %d in %s (%d refused, as the live feed refused them)\ndigest %s\n",
 		*db, last, time.Since(start).Round(time.Millisecond), refused, digest)
 	return nil

@@ -91,6 +91,12 @@ func TestServeRunsTheFeedAndANode(t *testing.T) {
 			t.Fatalf("rebuild %d: %+v", i, r)
 		}
 		digests = append(digests, r.stdout[strings.Index(r.stdout, "digest "):])
+		if _, err := os.Stat(db); err != nil {
+			t.Fatalf("rebuild %d left no store: %v", i, err)
+		}
+		if _, err := os.Stat(db + ".partial"); !os.IsNotExist(err) {
+			t.Fatalf("rebuild %d left its partial file (%v)", i, err)
+		}
 		if r := dpihub(t, map[string]string{"DPIHUB_SERVER": natsURL}, "", "feed", "rebuild", "--trust", filepath.Join(keys, "trust.json"), "--db", db); r.code != 1 || !strings.Contains(r.stderr, "exists") {
 			t.Fatalf("rebuild into an existing file: %+v", r)
 		}
