@@ -228,30 +228,3 @@ func FuzzEd25519LikeStdlib(f *testing.F) {
 		sameAsStdlib(t, pub, msg, sig)
 	})
 }
-
-// BenchmarkEd25519 verifies one DSSE-sized message, side by side: the
-// standard library (which decodes the key each time) and the expanded key
-// the Verifier keeps per trusted key.
-func BenchmarkEd25519(b *testing.B) {
-	pub, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	msg := make([]byte, 120)
-	sig := ed25519.Sign(priv, msg)
-	b.Run("crypto-ed25519", func(b *testing.B) {
-		for b.Loop() {
-			if !ed25519.Verify(pub, msg, sig) {
-				b.Fatal("a good signature does not verify")
-			}
-		}
-	})
-	b.Run("expanded-key", func(b *testing.B) {
-		k := newEdKey(pub)
-		for b.Loop() {
-			if !k.verify(msg, sig) {
-				b.Fatal("a good signature does not verify")
-			}
-		}
-	})
-}
