@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events"
@@ -65,7 +66,7 @@ func tail(ctx context.Context, env Env, args []string) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats_timeout) {
+		if quiet(err) {
 			continue
 		}
 		if err != nil {
@@ -81,7 +82,11 @@ func tail(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
-var nats_timeout = errors.New("nats: timeout")
+// quiet reports whether err of a consumer's Next only says that no
+// message came in time.
+func quiet(err error) bool {
+	return errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
 
 func printEvent(w io.Writer, m jetstream.Msg, v *sign.Verifier, asJSON bool) {
 	e, err := bus.Decode(m.Headers(), m.Data())
