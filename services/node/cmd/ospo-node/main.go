@@ -18,6 +18,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -38,28 +39,41 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.LookupEnv)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ospo-node:", err)
 		os.Exit(1)
 	}
 }
 
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
+// run runs the node until ctx ends, with flags from args and their
+// fallbacks from lookupEnv.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool)) error {
+	env := func(name, def string) string {
+		if v, ok := lookupEnv(name); ok {
+			return v
+		}
+		return def
 	}
-	return def
-}
-
-func run() error {
-	natsURL := flag.String("nats", env("DPIHUB_NATS", nats.DefaultURL), "NATS server URL (DPIHUB_NATS)")
-	country := flag.String("country", env("DPIHUB_COUNTRY", ""), "country code of this node, e.g. ph (DPIHUB_COUNTRY)")
-	keyFile := flag.String("key", env("DPIHUB_KEY", ""), "the country's signing key file (DPIHUB_KEY)")
-	trustFile := flag.String("trust", env("DPIHUB_TRUST", ""), "trust list file (DPIHUB_TRUST)")
-	forksFile := flag.String("forks", env("DPIHUB_FORKS", ""), "JSON list of forks to register (DPIHUB_FORKS)")
-	httpAddr := flag.String("http", env("DPIHUB_HTTP", "127.0.0.1:8081"), "API address; empty: no API (DPIHUB_HTTP)")
-	poll := flag.String("poll", env("DPIHUB_POLL", "1m"), "how often forks are re-read (DPIHUB_POLL)")
-	flag.Parse()
+	fs := flag.NewFlagSet("ospo-node", flag.ContinueOnError)
+	natsURL := fs.String("nats", env("DPIHUB_NATS", nats.DefaultURL), "NATS server URL (DPIHUB_NATS)")
+	country := fs.String("country", env("DPIHUB_COUNTRY", ""), "country code of this node, e.g. ph (DPIHUB_COUNTRY)")
+	keyFile := fs.String("key", env("DPIHUB_KEY", ""), "the country's signing key file (DPIHUB_KEY)")
+	trustFile := fs.String("trust", env("DPIHUB_TRUST", ""), "trust list file (DPIHUB_TRUST)")
+	forksFile := fs.String("forks", env("DPIHUB_FORKS", ""), "JSON list of forks to register (DPIHUB_FORKS)")
+	httpAddr := fs.String("http", env("DPIHUB_HTTP", "127.0.0.1:8081"), "API address; empty: no API (DPIHUB_HTTP)")
+	poll := fs.String("poll", env("DPIHUB_POLL", "1m"), "how often forks are re-read (DPIHUB_POLL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
 
 	pollEvery, err := time.ParseDuration(*poll)
 	if err != nil {
@@ -103,8 +117,6 @@ func run() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	nc, err := nats.Connect(*natsURL, nats.Name("ospo-node-"+*country), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", *natsURL, err)
@@ -114,7 +126,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	b, err := bus.Open(ctx, js, bus.Config{Logger: log, Metrics: bus.NewMetrics(reg)})
+	// Attach: the hub owns the streams; a node must not change their
+	// settings (retention, limits) by opening them with its defaults.
+	b, err := bus.Open(ctx, js, bus.Config{Attach: true, Logger: log, Metrics: bus.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}
