@@ -50,6 +50,11 @@ type ConsumerConfig struct {
 	Workers int
 	// Batch is how many messages are buffered from the server (default 256).
 	Batch int
+	// StartSeq is the first stream sequence a consumer that does not
+	// exist yet delivers (0 or 1: the first message). An existing
+	// consumer resumes where it is. For a handler whose own state says
+	// how far it got, such as the feed's store.
+	StartSeq uint64
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -102,7 +107,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Cons
 	if cfg.Batch <= 0 {
 		cfg.Batch = 256
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
+	cc := jetstream.ConsumerConfig{
 		Durable:        cfg.Name,
 		FilterSubjects: cfg.Subjects,
 		AckPolicy:      jetstream.AckExplicitPolicy,
@@ -110,7 +115,20 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Cons
 		MaxDeliver:     cfg.MaxDeliver,
 		MaxAckPending:  max(1000, 4*cfg.Batch),
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	}
+	if cfg.StartSeq > 1 {
+		// Where a consumer starts cannot be updated: keep an existing
+		// one's, start a new one at StartSeq.
+		switch old, err := b.js.Consumer(ctx, Stream, cfg.Name); {
+		case err == nil:
+			cc.DeliverPolicy, cc.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
+		default:
+			return nil, fmt.Errorf("consume %s: %w", cfg.Name, err)
+		}
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, cc)
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", cfg.Name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dpihub/dpihub/events"
@@ -98,8 +99,13 @@ func Project(ctx context.Context, b *bus.Bus, st feed.Store, cfg Config) (*bus.C
 	if err != nil {
 		return nil, fmt.Errorf("feed projection: %w", err)
 	}
+	start, err := resumePoint(ctx, b, st, cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("feed projection: %w", err)
+	}
 	p := &projector{st: st, m: m}
 	c, err := b.Consume(ctx, bus.ConsumerConfig{
+		StartSeq: start,
 		Name:     cfg.Name,
 		Verifier: cfg.Verifier,
 		// The store is idempotent by event id; remembering ids in memory
@@ -112,6 +118,30 @@ func Project(ctx context.Context, b *bus.Bus, st feed.Store, cfg Config) (*bus.C
 		return nil, fmt.Errorf("feed projection: %w", err)
 	}
 	return c, nil
+}
+
+// resumePoint is where a new consumer named name starts: after the
+// store's last event. The store, not the consumer, says how far the
+// projection got: a consumer that acknowledged beyond it (the database
+// was replaced by an older copy) is removed, to be made again from there;
+// otherwise the events in between would never reach the store.
+func resumePoint(ctx context.Context, b *bus.Bus, st feed.Store, name string) (uint64, error) {
+	last, err := st.LastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	js := b.JetStream()
+	c, err := js.Consumer(ctx, bus.Stream, name)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	case err != nil:
+		return 0, fmt.Errorf("consumer %s: %w", name, err)
+	case c.CachedInfo().AckFloor.Stream > last:
+		if err := js.DeleteConsumer(ctx, bus.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return 0, fmt.Errorf("consumer %s is past the store (seq %d > %d) and cannot be reset: %w", name, c.CachedInfo().AckFloor.Stream, last, err)
+		}
+	}
+	return last + 1, nil
 }
 
 // storeDedupes is a bus.Deduper that leaves de-duplication to the store.

@@ -40,7 +40,9 @@ type Config struct {
 	// prometheus.Gatherer (a *prometheus.Registry) and HTTPAddr is set,
 	// /metrics serves it. nil: not registered.
 	Registerer prometheus.Registerer
-	// ConsumerName is the durable consumer's name (default "feed").
+	// ConsumerName is the durable consumer's name (default "feed-" and
+	// the database's id: each database file has its own position on the
+	// stream, and two feeds with their own files each get every event).
 	ConsumerName string
 }
 
@@ -90,6 +92,14 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 
 	// The projector applies through the broadcaster, so that open streams
 	// and pages hear of each event once it is stored.
+	if cfg.ConsumerName == "" {
+		id, err := st.ID(ctx)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("feed: %w", err)
+		}
+		cfg.ConsumerName = "feed-" + id
+	}
 	s.cons, err = feedbus.Project(ctx, cfg.Bus, s.bc.Wrap(st), feedbus.Config{
 		Name: cfg.ConsumerName, Verifier: cfg.Verifier, Registerer: cfg.Registerer,
 	})
@@ -116,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		go func() { s.served <- s.srv.Serve(ln) }()
 		log.Info("feed serves", zap.String("addr", s.addr))
 	}
-	log.Info("feed started", zap.String("db", cfg.DBPath))
+	log.Info("feed started", zap.String("db", cfg.DBPath), zap.String("consumer", cfg.ConsumerName))
 	return s, nil
 }
 

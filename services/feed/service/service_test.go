@@ -22,11 +22,12 @@ import (
 // world is a real embedded NATS with the story's countries and a running
 // feed service on a loopback port.
 type world struct {
-	bus   *bus.Bus
-	pubs  map[string]*bus.Publisher
-	svc   *service.Service
-	url   string
-	steps []feedtest.Step
+	bus      *bus.Bus
+	verifier *sign.Verifier
+	pubs     map[string]*bus.Publisher
+	svc      *service.Service
+	url      string
+	steps    []feedtest.Step
 }
 
 func newWorld(t *testing.T) *world {
@@ -59,7 +60,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{bus: b, pubs: map[string]*bus.Publisher{}, svc: svc, url: "http://" + svc.Addr(), steps: steps}
+	w := &world{bus: b, verifier: v, pubs: map[string]*bus.Publisher{}, svc: svc, url: "http://" + svc.Addr(), steps: steps}
 	for cc, c := range cs {
 		w.pubs[cc] = b.Publisher(c.Signer)
 	}

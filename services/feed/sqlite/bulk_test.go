@@ -159,3 +159,33 @@ func TestFinishIsOnlyForCreate(t *testing.T) {
 		t.Fatal("Finish of a store made by Open succeeded")
 	}
 }
+
+func TestEachDatabaseHasItsOwnLastingID(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ids := map[string]bool{}
+	for _, name := range []string{"a.db", "b.db"} {
+		st, err := sqlite.Open(ctx, filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := st.ID(ctx)
+		st.Close()
+		if err != nil || len(id) != 12 {
+			t.Fatalf("%s: id %q (%v)", name, id, err)
+		}
+		ids[id] = true
+		st, err = sqlite.Open(ctx, filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := st.ID(ctx)
+		st.Close()
+		if err != nil || again != id {
+			t.Fatalf("%s: id %q after reopening, was %q (%v)", name, again, id, err)
+		}
+	}
+	if len(ids) != 2 {
+		t.Fatal("two databases have the same id")
+	}
+}

@@ -513,6 +513,16 @@ var digestTables = []struct{ name, order string }{
 	{"projects", "project"},
 }
 
+// ID is this database's own random id, made when it was created (12 hex
+// digits). The feed names its durable consumer after it.
+func (s *Store) ID(ctx context.Context) (string, error) {
+	var id string
+	if err := s.r.QueryRowContext(ctx, `SELECT value FROM store_info WHERE key = 'id'`).Scan(&id); err != nil {
+		return "", fmt.Errorf("store id: %w", err)
+	}
+	return id, nil
+}
+
 // Digest implements feed.Store: SHA-256 over every row of every table in
 // primary-key order, each value tagged with its type, in one read
 // transaction.

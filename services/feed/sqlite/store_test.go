@@ -105,8 +105,8 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 	rs := catalogRecords(t)
 	apply(t, st, rs...)
 
-	if v, err := st.SchemaVersion(ctx); err != nil || v != 1 {
-		t.Errorf("schema version = %d, %v; want 1", v, err)
+	if v, err := st.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Errorf("schema version = %d, %v; want 2", v, err)
 	}
 	if seq, err := st.LastSeq(ctx); err != nil || seq != uint64(len(rs)) {
 		t.Errorf("LastSeq = %d, %v; want %d", seq, err, len(rs))
