@@ -1,5 +1,5 @@
 // Package cli is the dpihub command line: serve, demo, publish, tail,
-// keys, patch-id, fix assess.
+// keys gen, patch-id, fix assess|publish|export, feed rebuild.
 package cli
 
 import (
