@@ -80,12 +80,22 @@ func (s *Store) Finish(ctx context.Context) error {
 }
 
 func (s *Store) finish(ctx context.Context) error {
+	// No reader may hold a lock while the journal mode changes, and none
+	// is needed any more: close them (Close closes them again, harmlessly).
+	if err := s.r.Close(); err != nil {
+		return err
+	}
 	// Switching the journal mode rewrites the header; with synchronous
 	// FULL the checkpoint that empties the log syncs the file.
-	for _, q := range []string{`PRAGMA synchronous = FULL`, `PRAGMA journal_mode = WAL`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
-		if _, err := s.w.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
+	if _, err := s.w.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return fmt.Errorf("synchronous: %w", err)
+	}
+	var mode string
+	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil || mode != "wal" {
+		return fmt.Errorf("journal_mode: %q, %v", mode, err)
+	}
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	f, err := os.Open(s.bulk.partial)
 	if err != nil {

@@ -45,6 +45,14 @@ func TestCreateFinishBuildsTheSameStoreAsOpen(t *testing.T) {
 	if exists(t, path) {
 		t.Fatal("the store is at its path before Finish")
 	}
+	// Reads before Finish, as dpihub feed rebuild does (digest, last seq),
+	// leave reader connections that must not keep the file from WAL.
+	if _, err := st.Digest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Events(ctx, feed.Query{Q: "NullPointerException"}); err != nil {
+		t.Fatal(err)
+	}
 	if !exists(t, path+sqlite.PartialSuffix) {
 		t.Fatal("no partial file while loading")
 	}
