@@ -116,17 +116,15 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Cons
 		MaxAckPending:  max(1000, 4*cfg.Batch),
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
-	if cfg.StartSeq > 1 {
-		// Where a consumer starts cannot be updated: keep an existing
-		// one's, start a new one at StartSeq.
-		switch old, err := b.js.Consumer(ctx, Stream, cfg.Name); {
-		case err == nil:
-			cc.DeliverPolicy, cc.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
-		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
-		default:
-			return nil, fmt.Errorf("consume %s: %w", cfg.Name, err)
-		}
+	// Where a consumer starts cannot be updated: keep an existing one's,
+	// start a new one at StartSeq.
+	switch old, err := b.js.Consumer(ctx, Stream, cfg.Name); {
+	case err == nil:
+		cc.DeliverPolicy, cc.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, fmt.Errorf("consume %s: %w", cfg.Name, err)
+	case cfg.StartSeq > 1:
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
 	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, cc)
 	if err != nil {

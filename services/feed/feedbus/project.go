@@ -122,9 +122,10 @@ func Project(ctx context.Context, b *bus.Bus, st feed.Store, cfg Config) (*bus.C
 
 // resumePoint is where a new consumer named name starts: after the
 // store's last event. The store, not the consumer, says how far the
-// projection got: a consumer that acknowledged beyond it (the database
-// was replaced by an older copy) is removed, to be made again from there;
-// otherwise the events in between would never reach the store.
+// projection got: a consumer that acknowledged beyond it, or was made to
+// start beyond it (the database was replaced by an older copy), is
+// removed, to be made again from there; otherwise the events in between
+// would never reach the store.
 func resumePoint(ctx context.Context, b *bus.Bus, st feed.Store, name string) (uint64, error) {
 	last, err := st.LastSeq(ctx)
 	if err != nil {
@@ -137,6 +138,7 @@ func resumePoint(ctx context.Context, b *bus.Bus, st feed.Store, name string) (u
 	case err != nil:
 		return 0, fmt.Errorf("consumer %s: %w", name, err)
 	case c.CachedInfo().AckFloor.Stream > last:
+		// (A consumer made to start at n has n-1 as its floor already.)
 		if err := js.DeleteConsumer(ctx, bus.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return 0, fmt.Errorf("consumer %s is past the store (seq %d > %d) and cannot be reset: %w", name, c.CachedInfo().AckFloor.Stream, last, err)
 		}

@@ -160,3 +160,45 @@ func TestARebuiltDatabaseContinuesAfterItsLastEvent(t *testing.T) {
 	}
 	waitAll(t, svc, n)
 }
+
+// TestAnOlderCopyOfARebuiltDatabaseCatchesUp: the consumer of a rebuilt
+// database starts after its last event; an older copy of that database
+// (same id, fewer events) must not start there too.
+func TestAnOlderCopyOfARebuiltDatabaseCatchesUp(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "feed.db")
+	half := len(w.steps) / 2
+	w.publish(t, w.steps[:half])
+	st, err := sqlite.Create(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := feedbus.Rebuild(ctx, w.bus.JetStream(), st, w.verifier, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, db, db+".backup") // half the events
+
+	// The rest, added by a rebuild into the same file (no consumer yet).
+	w.publish(t, w.steps[half:])
+	if st, err = sqlite.Open(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := feedbus.Rebuild(ctx, w.bus.JetStream(), st, w.verifier, nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	svc, stop := w.startFeed(t, db) // its consumer starts after the last event
+	waitAll(t, svc, len(w.steps))
+	stop()
+
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(db + suffix)
+	}
+	copyFile(t, db+".backup", db)
+	svc, _ = w.startFeed(t, db)
+	waitAll(t, svc, len(w.steps))
+}
