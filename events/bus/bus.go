@@ -42,6 +42,31 @@ type Config struct {
 	Attach bool
 }
 
+// Dial connects a service that runs apart from the hub (ospo-node, feed)
+// to the hub's NATS server at url, under the connection name name, and
+// attaches to the streams the hub made: cfg.Attach is set whatever it
+// says, because such a service must never create the streams or change
+// their settings (retention, limits) with its own defaults. The
+// connection reconnects for ever; drain it when done.
+func Dial(ctx context.Context, url, name string, cfg Config) (*Bus, *nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	cfg.Attach = true
+	b, err := Open(ctx, js, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return b, nc, nil
+}
+
 // Bus is a JetStream connection with dpihub's streams in place. It is safe
 // for concurrent use.
 type Bus struct {

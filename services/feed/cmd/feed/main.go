@@ -19,7 +19,6 @@ import (
 	"syscall"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -74,19 +73,11 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	nc, err := nats.Connect(*natsURL, nats.Name("dpihub-feed"), nats.MaxReconnects(-1))
+	b, nc, err := bus.Dial(ctx, *natsURL, "dpihub-feed", bus.Config{Logger: log, Metrics: bus.NewMetrics(reg)})
 	if err != nil {
-		return fmt.Errorf("connect %s: %w", *natsURL, err)
+		return err
 	}
 	defer nc.Drain()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	b, err := bus.Open(ctx, js, bus.Config{Attach: true, Logger: log, Metrics: bus.NewMetrics(reg)})
-	if err != nil {
-		return err
-	}
 	return service.Run(ctx, service.Config{
 		Bus: b, Verifier: verifier, DBPath: *db, HTTPAddr: *httpAddr, Logger: log, Registerer: reg,
 	})

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -117,21 +116,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	nc, err := nats.Connect(*natsURL, nats.Name("ospo-node-"+*country), nats.MaxReconnects(-1))
+	// The hub owns the streams: Dial attaches without changing them.
+	b, nc, err := bus.Dial(ctx, *natsURL, "ospo-node-"+*country, bus.Config{Logger: log, Metrics: bus.NewMetrics(reg)})
 	if err != nil {
-		return fmt.Errorf("connect %s: %w", *natsURL, err)
+		return err
 	}
 	defer nc.Drain()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	// Attach: the hub owns the streams; a node must not change their
-	// settings (retention, limits) by opening them with its defaults.
-	b, err := bus.Open(ctx, js, bus.Config{Attach: true, Logger: log, Metrics: bus.NewMetrics(reg)})
-	if err != nil {
-		return err
-	}
 	return service.Run(ctx, service.Config{
 		Country: *country, Bus: b, Signer: signer, Verifier: verifier, Forks: forks,
 		HTTPAddr: *httpAddr, Logger: log, Registerer: reg, PollInterval: pollEvery,
