@@ -34,6 +34,10 @@ type Config struct {
 	HTTPAddr   string        // default 127.0.0.1:8080; "-" disables HTTP
 	MaxAge     time.Duration // how long events are kept (0: the bus default, 365 days)
 	Logger     *zap.Logger   // nil: no logs
+	// Starting: services will be started in this process after Start;
+	// /healthz answers 503 "starting" until Started is called, so that
+	// nothing is sent traffic (or a user the UI's address) before they run.
+	Starting bool
 }
 
 // Hub is a running hub process.
@@ -51,6 +55,8 @@ type Hub struct {
 	Mux  *http.ServeMux
 	log  *zap.Logger
 	root atomic.Pointer[http.Handler]
+	// starting is true until Started, with Config.Starting.
+	starting atomic.Bool
 	// stops run in reverse order on Close: services first, then the
 	// connection, then the server.
 	stops []func(context.Context)
@@ -106,6 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, err
 	}
 
+	h.starting.Store(cfg.Starting)
 	h.Mux.HandleFunc("GET /healthz", h.healthz)
 	h.Mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if root := h.root.Load(); root != nil {
@@ -133,6 +140,10 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	cfg.Logger.Info("hub started", zap.String("nats", srv.ClientURL()), zap.String("http", h.HTTPAddr), zap.String("data", cfg.DataDir))
 	return h, nil
 }
+
+// Started tells /healthz that the services of a hub started with
+// Config.Starting run.
+func (h *Hub) Started() { h.starting.Store(false) }
 
 // SetRoot makes handler serve every path the hub itself does not (the
 // coordinator UI, for one). Without it those paths are 404 problems.
@@ -185,6 +196,8 @@ func (h *Hub) healthz(w http.ResponseWriter, r *http.Request) {
 	code := http.StatusOK
 	if !h.Conn.IsConnected() {
 		status["status"], code = "unavailable", http.StatusServiceUnavailable
+	} else if h.starting.Load() {
+		status["status"], code = "starting", http.StatusServiceUnavailable
 	} else if s, err := h.JS.Stream(ctx, bus.Stream); err != nil {
 		status["status"], status["error"], code = "unavailable", err.Error(), http.StatusServiceUnavailable
 	} else {

@@ -97,7 +97,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 
 	h, err := hub.Start(ctx, hub.Config{
 		DataDir: *data, ServerName: *name, NATSHost: *host, NATSPort: *port,
-		HTTPAddr: *httpAddr, MaxAge: *maxAge, Logger: log,
+		HTTPAddr: *httpAddr, MaxAge: *maxAge, Logger: log, Starting: len(run) > 0,
 	})
 	if err != nil {
 		return err
@@ -128,6 +128,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		}
 		log.Info("service started", zap.String("service", s))
 	}
+	h.Started()
 	<-ctx.Done()
 	return nil
 }

@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.DataDir = dir
 	}
 	out := &printer{w: cfg.Out}
-	h, err := hub.Start(ctx, hub.Config{DataDir: cfg.DataDir, ServerName: "dpihub-demo", NATSPort: cfg.NATSPort, HTTPAddr: cfg.HTTPAddr, Logger: cfg.Logger})
+	h, err := hub.Start(ctx, hub.Config{DataDir: cfg.DataDir, ServerName: "dpihub-demo", NATSPort: cfg.NATSPort, HTTPAddr: cfg.HTTPAddr, Logger: cfg.Logger, Starting: true})
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +125,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	h.OnClose(func(ctx context.Context) { _ = fsvc.Close(ctx) })
 	h.SetRoot(fsvc.Handler())
+	h.Started()
 
 	// The coordinator's view in this terminal: everything on dpi.>, as it arrives.
 	var mu sync.Mutex
