@@ -196,6 +196,25 @@ func LoadTrustList(path string) (*TrustList, error) {
 	return tl, nil
 }
 
+// LoadVerifier reads the trust list at path and returns a Verifier that
+// trusts its keys: what a service does with its -trust flag.
+func LoadVerifier(path string, opts ...VerifierOption) (*Verifier, error) {
+	tl, err := LoadTrustList(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewVerifier(tl, opts...)
+}
+
+// ReadSigner reads a country's private key file and returns its Signer.
+func ReadSigner(path string) (*Signer, error) {
+	k, err := ReadPrivateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewSigner(k)
+}
+
 // WriteFile writes the trust list as indented JSON, atomically.
 func (tl *TrustList) WriteFile(path string) error {
 	if err := tl.Validate(); err != nil {

@@ -11,8 +11,10 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -65,6 +67,19 @@ type Fork struct {
 	Branch string `json:"branch"`
 	// Platform is the DPI platform, e.g. "MOSIP" (optional).
 	Platform string `json:"platform,omitempty"`
+}
+
+// ReadForks reads a JSON list of forks, the file of -forks / --forks.
+func ReadForks(path string) ([]Fork, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var forks []Fork
+	if err := json.Unmarshal(b, &forks); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return forks, nil
 }
 
 // Key identifies a fork within a node: project and branch.

@@ -2,6 +2,9 @@ package node_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dpihub/dpihub/services/node"
@@ -49,4 +52,26 @@ func FuzzParseFixKey(f *testing.F) {
 			t.Fatalf("ParseFixKey(%q) = %q, %q, which do not make the key again", key, cc, id)
 		}
 	})
+}
+
+func TestReadForksReadsTheListAndNamesABadFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "forks.json")
+	if err := os.WriteFile(good, []byte(`[{"project":"mosip-id-repository","upstream":"https://github.com/mosip/id-repository","dir":"/srv/f","branch":"ph-1.2"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	forks, err := node.ReadForks(good)
+	if err != nil || len(forks) != 1 || forks[0].Branch != "ph-1.2" {
+		t.Fatalf("ReadForks: %+v, %v", forks, err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"project":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.ReadForks(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("a bad forks file: %v, want an error naming it", err)
+	}
+	if _, err := node.ReadForks(filepath.Join(dir, "missing.json")); err == nil {
+		t.Fatal("a missing forks file read")
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events/bus"
-	"github.com/dpihub/dpihub/events/sign"
 )
 
 func connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
@@ -23,15 +22,6 @@ func connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, err
 	}
 	return nc, js, nil
-}
-
-// readSigner reads a country's key file and makes its signer.
-func readSigner(keyPath string) (*sign.Signer, error) {
-	k, err := sign.ReadPrivateKey(keyPath)
-	if err != nil {
-		return nil, err
-	}
-	return sign.NewSigner(k)
 }
 
 // attach connects to the hub at url and opens its bus without changing

@@ -31,11 +31,7 @@ func feedCmd(ctx context.Context, env Env, args []string) error {
 	if _, err := os.Stat(*db); err == nil {
 		return fmt.Errorf("%s exists: rebuild into a new file, then stop the feed and swap the files", *db)
 	}
-	tl, err := sign.LoadTrustList(*trustPath)
-	if err != nil {
-		return err
-	}
-	v, err := sign.NewVerifier(tl)
+	v, err := sign.LoadVerifier(*trustPath)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	signer, err := readSigner(*keyPath)
+	signer, err := sign.ReadSigner(*keyPath)
 	if err != nil {
 		return err
 	}

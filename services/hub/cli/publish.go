@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/sign"
 )
 
 func publish(ctx context.Context, env Env, args []string) error {
@@ -40,7 +41,7 @@ func publish(ctx context.Context, env Env, args []string) error {
 	if err := dec.Decode(p); err != nil {
 		return fmt.Errorf("payload %s is not a %s: %w", fs.Arg(0), spec.Type, err)
 	}
-	signer, err := readSigner(*keyPath)
+	signer, err := sign.ReadSigner(*keyPath)
 	if err != nil {
 		return err
 	}

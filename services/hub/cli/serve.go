@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,11 +56,8 @@ func serve(ctx context.Context, env Env, args []string) error {
 		if *trustPath == "" {
 			return errors.New("--trust is required with --services: services act only on verified events")
 		}
-		tl, err := sign.LoadTrustList(*trustPath)
-		if err != nil {
-			return err
-		}
-		if verifier, err = sign.NewVerifier(tl); err != nil {
+		var err error
+		if verifier, err = sign.LoadVerifier(*trustPath); err != nil {
 			return err
 		}
 	}
@@ -72,20 +67,13 @@ func serve(ctx context.Context, env Env, args []string) error {
 		if *keyPath == "" {
 			return errors.New("--key is required with --services node")
 		}
-		k, err := sign.ReadPrivateKey(*keyPath)
-		if err != nil {
-			return err
-		}
-		if signer, err = sign.NewSigner(k); err != nil {
+		var err error
+		if signer, err = sign.ReadSigner(*keyPath); err != nil {
 			return err
 		}
 		if *forksPath != "" {
-			b, err := os.ReadFile(*forksPath)
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(b, &forks); err != nil {
-				return fmt.Errorf("--forks %s: %w", *forksPath, err)
+			if forks, err = node.ReadForks(*forksPath); err != nil {
+				return fmt.Errorf("--forks: %w", err)
 			}
 		}
 	}

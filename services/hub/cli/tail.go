@@ -33,11 +33,8 @@ func tail(ctx context.Context, env Env, args []string) error {
 	}
 	var v *sign.Verifier
 	if *trustPath != "" {
-		tl, err := sign.LoadTrustList(*trustPath)
-		if err != nil {
-			return err
-		}
-		if v, err = sign.NewVerifier(tl); err != nil {
+		var err error
+		if v, err = sign.LoadVerifier(*trustPath); err != nil {
 			return err
 		}
 	}

@@ -54,11 +54,7 @@ func run() error {
 	if *trustFile == "" {
 		return errors.New("-trust is required: the feed shows only events it verified")
 	}
-	tl, err := sign.LoadTrustList(*trustFile)
-	if err != nil {
-		return err
-	}
-	verifier, err := sign.NewVerifier(tl)
+	verifier, err := sign.LoadVerifier(*trustFile)
 	if err != nil {
 		return err
 	}

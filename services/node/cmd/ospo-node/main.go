@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -81,30 +80,18 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if *country == "" || *keyFile == "" || *trustFile == "" {
 		return fmt.Errorf("-country, -key and -trust are required")
 	}
-	key, err := sign.ReadPrivateKey(*keyFile)
+	signer, err := sign.ReadSigner(*keyFile)
 	if err != nil {
 		return err
 	}
-	signer, err := sign.NewSigner(key)
-	if err != nil {
-		return err
-	}
-	tl, err := sign.LoadTrustList(*trustFile)
-	if err != nil {
-		return err
-	}
-	verifier, err := sign.NewVerifier(tl)
+	verifier, err := sign.LoadVerifier(*trustFile)
 	if err != nil {
 		return err
 	}
 	var forks []node.Fork
 	if *forksFile != "" {
-		b, err := os.ReadFile(*forksFile)
-		if err != nil {
+		if forks, err = node.ReadForks(*forksFile); err != nil {
 			return err
-		}
-		if err := json.Unmarshal(b, &forks); err != nil {
-			return fmt.Errorf("%s: %w", *forksFile, err)
 		}
 	}
 
