@@ -82,6 +82,18 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
+// restoreCatchesUp puts db.backup back in db's place (the feed on db
+// stopped) and checks that a feed started on it gets every event.
+func (w *world) restoreCatchesUp(t *testing.T, db string) {
+	t.Helper()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(db + suffix)
+	}
+	copyFile(t, db+".backup", db)
+	svc, _ := w.startFeed(t, db)
+	waitAll(t, svc, len(w.steps))
+}
+
 // TestEachDatabaseGetsEveryEvent: a feed on a new database, started when
 // the hub has history, gets all of it, and so does a second feed on
 // another database at the same time: each file has its own consumer.
@@ -118,12 +130,7 @@ func TestAnOlderCopyOfTheDatabaseCatchesUp(t *testing.T) {
 	waitAll(t, svc, len(w.steps))
 	stop()
 
-	for _, suffix := range []string{"-wal", "-shm"} {
-		os.Remove(db + suffix)
-	}
-	copyFile(t, db+".backup", db)
-	svc, _ = w.startFeed(t, db)
-	waitAll(t, svc, len(w.steps))
+	w.restoreCatchesUp(t, db)
 }
 
 // TestARebuiltDatabaseContinuesAfterItsLastEvent: a feed started on a
@@ -195,10 +202,5 @@ func TestAnOlderCopyOfARebuiltDatabaseCatchesUp(t *testing.T) {
 	waitAll(t, svc, len(w.steps))
 	stop()
 
-	for _, suffix := range []string{"-wal", "-shm"} {
-		os.Remove(db + suffix)
-	}
-	copyFile(t, db+".backup", db)
-	svc, _ = w.startFeed(t, db)
-	waitAll(t, svc, len(w.steps))
+	w.restoreCatchesUp(t, db)
 }
