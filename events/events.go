@@ -1,7 +1,6 @@
 package events
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -24,10 +23,6 @@ const ContentType = "application/json"
 // HubCountry is the pseudo country code of services shared by all countries
 // (dedup, feed, ...).
 const HubCountry = "hub"
-
-// ErrInvalid is wrapped by every error that Validate and New return for an
-// event that breaks the contract.
-var ErrInvalid = errors.New("invalid event")
 
 // ValidationError says which part of an event breaks the contract and why.
 type ValidationError struct {

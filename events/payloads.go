@@ -66,14 +66,6 @@ type FixPublished struct {
 	References   *References `json:"references,omitempty"`
 }
 
-// Verdicts of a fix assessment.
-const (
-	VerdictPresent       = "present"
-	VerdictApplies       = "applies"
-	VerdictConflicts     = "conflicts"
-	VerdictNotApplicable = "not-applicable"
-)
-
 // Conflict names one hunk of a fix that fails to apply.
 type Conflict struct {
 	File   string `json:"file"`
@@ -85,9 +77,9 @@ type Conflict struct {
 type FixAssessed struct {
 	FixID         string     `json:"fix_id"`
 	PatchID       string     `json:"patch_id"`
-	Verdict       string     `json:"verdict"`
+	Verdict       string     `json:"verdict"` // VerdictPresent, VerdictApplies, VerdictConflicts or VerdictNotApplicable
 	PresentAs     string     `json:"present_as,omitempty"`
-	How           string     `json:"how,omitempty"` // patch-id | trailer | content
+	How           string     `json:"how,omitempty"` // HowPatchID, HowTrailer or HowContent
 	Conflicts     []Conflict `json:"conflicts,omitempty"`
 	ThreeWayClean *bool      `json:"three_way_clean,omitempty"`
 	Branch        string     `json:"branch"`

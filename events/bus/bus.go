@@ -96,7 +96,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error)
 		cfg.Logger = zap.NewNop()
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics(nil)
+		cfg.Metrics, _ = NewMetrics(nil) // registers nothing, cannot fail
 	}
 	if cfg.Attach {
 		for _, name := range []string{Stream, DLQStream} {

@@ -1,6 +1,12 @@
 package bus
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dpihub/dpihub/events/metrics"
+)
 
 // Metrics are the Prometheus collectors of the bus. Share one per process.
 type Metrics struct {
@@ -12,8 +18,9 @@ type Metrics struct {
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
-// registered, e.g. in tests).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// registered, e.g. in tests), as package metrics does: a second bus in the
+// process counts on the same series.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dpihub_events_published_total", Help: "Events published and acknowledged by JetStream, by type.",
@@ -32,8 +39,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"consumer"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.Published, m.PublishFailed, m.Consumed, m.DeadLettered, m.HandlerSeconds)
+	err := errors.Join(
+		metrics.Register(reg, &m.Published), metrics.Register(reg, &m.PublishFailed),
+		metrics.Register(reg, &m.Consumed), metrics.Register(reg, &m.DeadLettered),
+		metrics.Register(reg, &m.HandlerSeconds))
+	if err != nil {
+		return nil, err
 	}
-	return m
+	return m, nil
 }

@@ -16,11 +16,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/services/hub/embedded"
 )
 
@@ -74,8 +74,14 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		cfg.Logger = zap.NewNop()
 	}
 	h := &Hub{log: cfg.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
-	h.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h.Metrics = bus.NewMetrics(h.Registry)
+	if err := metrics.RegisterProcess(h.Registry); err != nil {
+		return nil, err
+	}
+	m, err := bus.NewMetrics(h.Registry)
+	if err != nil {
+		return nil, err
+	}
+	h.Metrics = m
 
 	srv, err := embedded.Start(embedded.Config{
 		ServerName: cfg.ServerName, DataDir: cfg.DataDir,

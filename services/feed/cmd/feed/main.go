@@ -20,10 +20,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/feed/service"
 )
@@ -65,11 +65,17 @@ func run() error {
 	}
 	defer log.Sync()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.RegisterProcess(reg); err != nil {
+		return err
+	}
+	busMetrics, err := bus.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, nc, err := bus.Dial(ctx, *natsURL, "dpihub-feed", bus.Config{Logger: log, Metrics: bus.NewMetrics(reg)})
+	b, nc, err := bus.Dial(ctx, *natsURL, "dpihub-feed", bus.Config{Logger: log, Metrics: busMetrics})
 	if err != nil {
 		return err
 	}

@@ -27,10 +27,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
 	"github.com/dpihub/dpihub/services/node/service"
@@ -101,10 +101,16 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	defer log.Sync()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.RegisterProcess(reg); err != nil {
+		return err
+	}
+	busMetrics, err := bus.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 
 	// The hub owns the streams: Dial attaches without changing them.
-	b, nc, err := bus.Dial(ctx, *natsURL, "ospo-node-"+*country, bus.Config{Logger: log, Metrics: bus.NewMetrics(reg)})
+	b, nc, err := bus.Dial(ctx, *natsURL, "ospo-node-"+*country, bus.Config{Logger: log, Metrics: busMetrics})
 	if err != nil {
 		return err
 	}
