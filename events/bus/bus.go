@@ -14,17 +14,10 @@ import (
 
 // Stream and subject names.
 const (
-	Stream          = "DPI"
-	DLQStream       = "DPI_DLQ"
-	DLQSubjectRoot  = "dlq"
-	DLQSubjects     = DLQSubjectRoot + ".>"
-	HeaderReason    = "Dpihub-Dlq-Reason"
-	HeaderDetail    = "Dpihub-Dlq-Detail"
-	HeaderConsumer  = "Dpihub-Dlq-Consumer"
-	HeaderSubject   = "Dpihub-Dlq-Subject"
-	HeaderStreamSeq = "Dpihub-Dlq-Stream-Seq"
-	HeaderDelivered = "Dpihub-Dlq-Deliveries"
-	HeaderTime      = "Dpihub-Dlq-Time"
+	Stream         = "DPI"
+	DLQStream      = "DPI_DLQ"
+	DLQSubjectRoot = "dlq"
+	DLQSubjects    = DLQSubjectRoot + ".>"
 )
 
 // Config configures Open. The zero value works: events kept 365 days,
@@ -134,74 +127,3 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error)
 
 // JetStream returns the JetStream context the bus uses.
 func (b *Bus) JetStream() jetstream.JetStream { return b.js }
-
-// DeadLetter is one entry of the dead-letter stream.
-type DeadLetter struct {
-	Reason    string
-	Detail    string
-	Consumer  string
-	Subject   string // the original subject
-	StreamSeq uint64 // the original stream sequence (0 if unknown)
-	Header    nats.Header
-	Data      []byte
-	Seq       uint64 // sequence in DPI_DLQ
-}
-
-// deadLetter stores the original message with the reason. Its msg-id is
-// derived from (consumer, stream sequence), so two reports of the same
-// failure (our own and the server's max-deliveries advisory) are stored
-// once.
-func (b *Bus) deadLetter(ctx context.Context, consumer string, orig *nats.Msg, seq, delivered uint64, reason, detail string) error {
-	m := nats.NewMsg(DLQSubjectRoot + "." + consumer)
-	for k, vs := range orig.Header {
-		if len(k) >= 5 && (k[:5] == "Nats-" || k[:5] == "nats-") {
-			continue
-		}
-		m.Header[k] = append([]string(nil), vs...)
-	}
-	if len(detail) > 2000 {
-		detail = detail[:2000] + "…"
-	}
-	m.Header.Set(HeaderReason, reason)
-	m.Header.Set(HeaderDetail, detail)
-	m.Header.Set(HeaderConsumer, consumer)
-	m.Header.Set(HeaderSubject, orig.Subject)
-	m.Header.Set(HeaderStreamSeq, fmt.Sprint(seq))
-	m.Header.Set(HeaderDelivered, fmt.Sprint(delivered))
-	m.Header.Set(HeaderTime, time.Now().UTC().Format(time.RFC3339Nano))
-	m.Data = orig.Data
-	id := fmt.Sprintf("dlq:%s:%d", consumer, seq)
-	if seq == 0 {
-		id = "" // no stable identity: store every report
-	}
-	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(DLQStream)}
-	if id != "" {
-		opts = append(opts, jetstream.WithMsgID(id))
-	}
-	if _, err := b.js.PublishMsg(ctx, m, opts...); err != nil {
-		return fmt.Errorf("dead-letter %s seq %d (%s): %w", consumer, seq, reason, err)
-	}
-	b.metrics.DeadLettered.WithLabelValues(consumer, reason).Inc()
-	b.log.Warn("dead-lettered",
-		zap.String("consumer", consumer), zap.String("subject", orig.Subject),
-		zap.Uint64("stream_seq", seq), zap.String("reason", reason), zap.String("detail", detail))
-	return nil
-}
-
-// ParseDeadLetter reads a message of DPI_DLQ.
-func ParseDeadLetter(m jetstream.Msg) DeadLetter {
-	h := m.Headers()
-	dl := DeadLetter{
-		Reason:   h.Get(HeaderReason),
-		Detail:   h.Get(HeaderDetail),
-		Consumer: h.Get(HeaderConsumer),
-		Subject:  h.Get(HeaderSubject),
-		Header:   h,
-		Data:     m.Data(),
-	}
-	fmt.Sscan(h.Get(HeaderStreamSeq), &dl.StreamSeq)
-	if md, err := m.Metadata(); err == nil {
-		dl.Seq = md.Sequence.Stream
-	}
-	return dl
-}

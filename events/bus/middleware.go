@@ -32,16 +32,6 @@ func Chain(h Handler, mws ...Middleware) Handler {
 	return h
 }
 
-// Dead-letter reasons of the bus itself; the verification reasons of
-// package sign are used as they are.
-const (
-	ReasonNotCloudEvent   = "not-a-cloudevent"
-	ReasonSchemaInvalid   = "schema-invalid"
-	ReasonInvalidEvent    = "invalid-event"
-	ReasonHandlerRejected = "handler-rejected"
-	ReasonMaxDeliveries   = "max-deliveries"
-)
-
 // RejectError refuses an event for good: the bus dead-letters it with
 // Reason and does not retry.
 type RejectError struct {

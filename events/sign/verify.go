@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dpihub/dpihub/events/subject"
 )
@@ -294,21 +295,17 @@ func ParseEnvelope(b []byte) (*dsse.Envelope, error) {
 
 // sigCache remembers signatures that verified, so that the services of one
 // process verify an event once. Concurrent checks of the same signature
-// (two consumers receiving the event at the same moment) wait for the
-// first instead of repeating it. When full it forgets everything: crude
-// but bounded, and verification stays correct either way.
+// (two consumers receiving the event at the same moment) share the first
+// one's answer (singleflight) instead of repeating it. When full it
+// forgets everything: crude but bounded, and verification stays correct
+// either way.
 type sigCache struct {
-	mu       sync.Mutex
-	max      int
-	m        map[[32]byte]struct{}
-	inflight map[[32]byte]*check
+	mu     sync.Mutex
+	max    int
+	m      map[[32]byte]struct{}
+	flight singleflight.Group
 	// checks counts ed25519 verifications, hits the ones the cache spared.
 	checks, hits atomic.Uint64
-}
-
-type check struct {
-	done chan struct{}
-	ok   bool
 }
 
 // VerifierStats counts the signature checks of a Verifier.
@@ -325,7 +322,7 @@ func (v *Verifier) Stats() VerifierStats {
 }
 
 func newSigCache(n int) *sigCache {
-	return &sigCache{max: n, m: make(map[[32]byte]struct{}), inflight: make(map[[32]byte]*check)}
+	return &sigCache{max: n, m: make(map[[32]byte]struct{})}
 }
 
 func cacheKey(keyID string, data, sig []byte) [32]byte {
@@ -347,36 +344,38 @@ func (c *sigCache) verify(key [32]byte, verify func() bool) bool {
 		c.checks.Add(1)
 		return verify()
 	}
-	c.mu.Lock()
-	if _, ok := c.m[key]; ok {
-		c.mu.Unlock()
+	if c.known(key) {
 		c.hits.Add(1)
 		return true
 	}
-	if w, ok := c.inflight[key]; ok {
-		c.mu.Unlock()
-		<-w.done
-		if w.ok {
-			c.hits.Add(1)
+	ran := false
+	ok, _, _ := c.flight.Do(string(key[:]), func() (any, error) {
+		// A flight that ended between known and Do left its answer here.
+		if c.known(key) {
+			return true, nil
 		}
-		return w.ok
+		ran = true
+		c.checks.Add(1)
+		ok := verify()
+		if ok {
+			c.mu.Lock()
+			if len(c.m) >= c.max {
+				clear(c.m)
+			}
+			c.m[key] = struct{}{}
+			c.mu.Unlock()
+		}
+		return ok, nil
+	})
+	if !ran && ok.(bool) {
+		c.hits.Add(1)
 	}
-	w := &check{done: make(chan struct{})}
-	c.inflight[key] = w
-	c.mu.Unlock()
+	return ok.(bool)
+}
 
-	c.checks.Add(1)
-	w.ok = verify()
-
+func (c *sigCache) known(key [32]byte) bool {
 	c.mu.Lock()
-	delete(c.inflight, key)
-	if w.ok {
-		if len(c.m) >= c.max {
-			clear(c.m)
-		}
-		c.m[key] = struct{}{}
-	}
-	c.mu.Unlock()
-	close(w.done)
-	return w.ok
+	defer c.mu.Unlock()
+	_, ok := c.m[key]
+	return ok
 }
