@@ -12,6 +12,13 @@ import (
 	"github.com/dpihub/dpihub/events/subject"
 )
 
+// DLQMaxAge is how long DPI_DLQ keeps an entry.
+const DLQMaxAge = 90 * 24 * time.Hour
+
+// DuplicateWindow is how long JetStream remembers a message id, so that a
+// retried publish of the same event is stored once.
+const DuplicateWindow = 2 * time.Minute
+
 // Stream and subject names.
 const (
 	Stream         = "DPI"
@@ -23,12 +30,9 @@ const (
 // Config configures Open. The zero value works: events kept 365 days,
 // dead letters 90 days, de-duplication window 2 minutes, one replica.
 type Config struct {
-	MaxAge     time.Duration // how long DPI keeps events (0: 365 days; a negative value keeps them forever)
-	DLQMaxAge  time.Duration // how long DPI_DLQ keeps entries (0: 90 days)
-	Duplicates time.Duration // JetStream de-duplication window (0: 2 minutes)
-	Replicas   int           // stream replicas in a cluster (0: 1)
-	Logger     *zap.Logger   // nil: no logs
-	Metrics    *Metrics      // nil: collectors that nobody registered
+	MaxAge  time.Duration // how long DPI keeps events (0: 365 days; a negative value keeps them forever)
+	Logger  *zap.Logger   // nil: no logs
+	Metrics *Metrics      // nil: collectors that nobody registered
 	// Attach uses the streams as they are, failing if they are missing,
 	// instead of creating or updating them: for clients (the CLI, remote
 	// services) that must not change the hub's settings.
@@ -76,15 +80,6 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error)
 	if cfg.MaxAge < 0 {
 		cfg.MaxAge = 0
 	}
-	if cfg.DLQMaxAge == 0 {
-		cfg.DLQMaxAge = 90 * 24 * time.Hour
-	}
-	if cfg.Duplicates == 0 {
-		cfg.Duplicates = 2 * time.Minute
-	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -106,17 +101,15 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error)
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      cfg.MaxAge,
-		Duplicates:  cfg.Duplicates,
-		Replicas:    cfg.Replicas,
+		Duplicates:  DuplicateWindow,
 	}, {
 		Name:        DLQStream,
 		Description: "dpihub dead letters: refused messages with the reason",
 		Subjects:    []string{DLQSubjects},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      cfg.DLQMaxAge,
-		Duplicates:  cfg.Duplicates,
-		Replicas:    cfg.Replicas,
+		MaxAge:      DLQMaxAge,
+		Duplicates:  DuplicateWindow,
 	}} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("set up stream %s: %w", sc.Name, err)

@@ -34,8 +34,6 @@ type ConsumerConfig struct {
 	Verifier *sign.Verifier
 	// Dedupe remembers handled events (default NewMemoryDeduper(0)).
 	Dedupe Deduper
-	// Middleware runs after Dedupe, around the handler.
-	Middleware []Middleware
 	// MaxDeliver is how many times a failing event is tried before it is
 	// dead-lettered (default 5).
 	MaxDeliver int
@@ -136,7 +134,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) (*Cons
 		cfg:     cfg,
 		ctx:     hctx,
 		cancel:  cancel,
-		handler: Chain(h, append([]Middleware{recoverPanics, Dedupe(cfg.Dedupe)}, cfg.Middleware...)...),
+		handler: Chain(h, recoverPanics, Dedupe(cfg.Dedupe)),
 		done:    make(chan struct{}),
 
 		handlerSeconds: b.metrics.HandlerSeconds.WithLabelValues(cfg.Name),

@@ -93,12 +93,6 @@ type VerifierOption func(*Verifier)
 // WithClock sets the clock used to refuse events dated in the future.
 func WithClock(now func() time.Time) VerifierOption { return func(v *Verifier) { v.now = now } }
 
-// WithCacheSize sets how many verified signatures are remembered (default
-// 65536; 0 disables the cache).
-func WithCacheSize(n int) VerifierOption {
-	return func(v *Verifier) { v.cache = newSigCache(n) }
-}
-
 // NewVerifier returns a Verifier that trusts the keys of tl.
 func NewVerifier(tl *TrustList, opts ...VerifierOption) (*Verifier, error) {
 	v := &Verifier{now: time.Now, skew: 5 * time.Minute, cache: newSigCache(1 << 16)}
