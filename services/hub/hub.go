@@ -21,6 +21,7 @@ import (
 
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/metrics"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/hub/embedded"
 )
 
@@ -125,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 			(*root).ServeHTTP(w, r)
 			return
 		}
-		Problem(w, r, http.StatusNotFound, "not found", "no such page: "+r.URL.Path)
+		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, "no such page: "+r.URL.Path))
 	})
 	h.Mux.Handle("GET /metrics", promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{Registry: h.Registry}))
 	if cfg.HTTPAddr != "-" {
@@ -154,15 +155,6 @@ func (h *Hub) Started() { h.starting.Store(false) }
 // SetRoot makes handler serve every path the hub itself does not (the
 // coordinator UI, for one). Without it those paths are 404 problems.
 func (h *Hub) SetRoot(handler http.Handler) { h.root.Store(&handler) }
-
-// Problem writes an RFC 9457 problem+json response.
-func Problem(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": r.URL.Path,
-	})
-}
 
 // OnClose registers f to run first when the hub closes (services stop
 // their consumers here, before the connection drains).

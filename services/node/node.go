@@ -2,11 +2,12 @@
 // keeps of upstream projects, the fixes other countries publish, and the
 // verdict of each fix against each fork.
 //
-// The package holds types, interfaces and errors only. Package gitfork
-// reads forks with git, package assess judges a fix against a fork, package
-// bus (nodebus) runs the node on the event fabric, package kv (nodekv)
-// keeps its state, package http (nodehttp) serves its API, and package
-// service wires them into Run.
+// The package holds the node's rules (Node) and the small interfaces they
+// need, and imports no adapter. Package gitfork reads forks with git,
+// package assess judges a fix against a fork, package nodegit gives both
+// to the Node; package nodebus runs the node on the event fabric, package
+// kv keeps its state, package nodehttp serves its API, and package
+// service wires them into Start and Run.
 package node
 
 import (
@@ -25,11 +26,11 @@ import (
 var (
 	// ErrInvalid is wrapped by errors for input that breaks the rules (a
 	// bad project slug, a commit that is not a commit, a merge commit to
-	// publish, ...). HTTP answers it with 400.
-	ErrInvalid = errors.New("invalid input")
+	// publish, ...). It is an events.ErrBadInput: HTTP answers it with 400.
+	ErrInvalid = events.Sentinel(events.ErrBadInput, "invalid input")
 	// ErrNotFound is wrapped by errors for a fork or fix the node does not
-	// know. HTTP answers it with 404.
-	ErrNotFound = errors.New("not found")
+	// know. It is an events.ErrNotFound: HTTP answers it with 404.
+	ErrNotFound = events.Sentinel(events.ErrNotFound, "not found")
 	// ErrMalformedFix is wrapped by errors for a received fix that cannot
 	// ever be assessed: its diff is not a patch, does not match its
 	// patch-id, or its stored copy does not match its checksum. The bus
@@ -39,7 +40,7 @@ var (
 
 // Invalid returns an error wrapping ErrInvalid with a reason.
 func Invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return events.Errorf(ErrInvalid, format, args...)
 }
 
 // DefaultUpstreamRef is the ref that tracks upstream in a fork's local

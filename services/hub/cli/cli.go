@@ -69,6 +69,10 @@ func Main(ctx context.Context, env Env, args []string) int {
 	switch {
 	case err == nil:
 		return 0
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// Interrupted (Ctrl-C, SIGTERM), even in the middle of start-up:
+		// a clean stop, not a failure.
+		return 0
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		return 2
 	default:

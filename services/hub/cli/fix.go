@@ -13,7 +13,8 @@ import (
 
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
-	nodebus "github.com/dpihub/dpihub/services/node/bus"
+	"github.com/dpihub/dpihub/services/node/nodebus"
+	"github.com/dpihub/dpihub/services/node/nodegit"
 )
 
 // fixPublish publishes commits of a local repository as fixes, signed with
@@ -42,10 +43,6 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	nobody, err := sign.NewVerifier(&sign.TrustList{}) // this process consumes nothing
-	if err != nil {
-		return err
-	}
 	b, closeConn, err := attach(ctx, *server, "dpihub fix publish")
 	if err != nil {
 		return err
@@ -53,7 +50,16 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	defer closeConn()
 	st := &memStore{}
 	_ = st.PutFork(ctx, node.ForkState{Fork: node.Fork{Project: *project, Dir: *repo, Branch: *branch, UpstreamRef: *upstreamRef}})
-	n, err := nodebus.New(ctx, nodebus.Config{Country: signer.Country(), Bus: b, Signer: signer, Verifier: nobody, Store: st})
+	patches, err := nodebus.OpenPatches(ctx, b)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", signer.Country(), err)
+	}
+	// A node that only publishes: it consumes nothing, so it needs no
+	// verifier, and its Assessor is never called.
+	n, err := node.New(node.Config{
+		Country: signer.Country(), Store: st, Publisher: nodebus.NewPublisher(b, signer),
+		Diffs: patches, Git: nodegit.Git{}, Assessor: nodegit.Git{},
+	})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,7 +15,6 @@ import (
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/node"
-	nodebus "github.com/dpihub/dpihub/services/node/bus"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
 
@@ -106,34 +104,19 @@ func serve(ctx context.Context, env Env, args []string) error {
 			h.OnClose(func(ctx context.Context) { _ = f.Close(ctx) })
 			h.SetRoot(f.Handler())
 		case "node":
-			if err := startNode(ctx, h, nodesvc.Config{
+			n, err := nodesvc.Start(ctx, nodesvc.Config{
 				Country: signer.Country(), Bus: h.Bus, Signer: signer, Verifier: verifier, Forks: forks,
 				HTTPAddr: *nodeHTTP, Logger: log.Named("node"), Registerer: h.Registry,
 				PollInterval: *poll,
-			}); err != nil {
-				return err
+			})
+			if err != nil {
+				return fmt.Errorf("node: %w", err)
 			}
+			h.OnClose(func(ctx context.Context) { _ = n.Close(ctx) })
 		}
 		log.Info("service started", zap.String("service", s))
 	}
 	h.Started()
 	<-ctx.Done()
 	return nil
-}
-
-// startNode runs a node in the hub's process until the hub closes.
-func startNode(ctx context.Context, h *hub.Hub, cfg nodesvc.Config) error {
-	nctx, cancel := context.WithCancel(ctx)
-	started := make(chan struct{})
-	errc := make(chan error, 1)
-	cfg.Started = func(*nodebus.Node, string) { close(started) }
-	var wg sync.WaitGroup
-	wg.Go(func() { errc <- nodesvc.Run(nctx, cfg) })
-	h.OnClose(func(context.Context) { cancel(); wg.Wait() })
-	select {
-	case <-started:
-		return nil
-	case err := <-errc:
-		return fmt.Errorf("node: %w", err)
-	}
 }

@@ -20,28 +20,7 @@ import (
 // dpihub serve --services feed,node runs the feed and a country's node in
 // the hub's process: the node announces its fork, and the feed serves it.
 func TestServeRunsTheFeedAndANode(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
-	up := t.TempDir()
-	git(t, up, "", "init", "-q", "-b", "main")
-	if err := os.WriteFile(filepath.Join(up, "a.txt"), []byte("one\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	git(t, up, "", "add", ".")
-	git(t, up, "", "commit", "-qm", "base")
-	fork := filepath.Join(t.TempDir(), "fork")
-	git(t, up, "", "clone", "-q", up, fork)
-	keys := t.TempDir()
-	if r := dpihub(t, nil, "", "keys", "gen", "--country", "lk", "--dir", keys); r.code != 0 {
-		t.Fatal(r)
-	}
-	key, _ := filepath.Glob(filepath.Join(keys, "lk-*.key"))
-	forks := filepath.Join(keys, "forks.json")
-	b, _ := json.Marshal([]map[string]string{{"project": "sample", "upstream": "file://" + up, "dir": fork, "branch": "main"}})
-	if err := os.WriteFile(forks, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	keys, key, forks := nodeSetup(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
@@ -49,7 +28,7 @@ func TestServeRunsTheFeedAndANode(t *testing.T) {
 	go func() {
 		done <- cli.Main(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs, Getenv: func(string) string { return "" }},
 			[]string{"serve", "--data", t.TempDir(), "--nats-port", "-1", "--http", "127.0.0.1:0", "--node-http", "",
-				"--services", "feed,node", "--trust", filepath.Join(keys, "trust.json"), "--key", key[0], "--forks", forks})
+				"--services", "feed,node", "--trust", filepath.Join(keys, "trust.json"), "--key", key, "--forks", forks})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -122,5 +101,61 @@ func TestServeRefusesServicesWithoutATrustList(t *testing.T) {
 	r = dpihub(t, nil, "", "serve", "--services", "dedup")
 	if r.code != 1 || !strings.Contains(r.stderr, `unknown service "dedup"`) {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// nodeSetup makes what serve --services node needs: an upstream and a
+// fork of it in git, a country's key and trust list in keys, and the
+// forks file.
+func nodeSetup(t *testing.T) (keys, key, forks string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Fatal("git is required")
+	}
+	up := t.TempDir()
+	git(t, up, "", "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(up, "a.txt"), []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, up, "", "add", ".")
+	git(t, up, "", "commit", "-qm", "base")
+	fork := filepath.Join(t.TempDir(), "fork")
+	git(t, up, "", "clone", "-q", up, fork)
+	keys = t.TempDir()
+	if r := dpihub(t, nil, "", "keys", "gen", "--country", "lk", "--dir", keys); r.code != 0 {
+		t.Fatal(r)
+	}
+	found, _ := filepath.Glob(filepath.Join(keys, "lk-*.key"))
+	forks = filepath.Join(keys, "forks.json")
+	b, _ := json.Marshal([]map[string]string{{"project": "sample", "upstream": "file://" + up, "dir": fork, "branch": "main"}})
+	if err := os.WriteFile(forks, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return keys, found[0], forks
+}
+
+// An operator who presses Ctrl-C while serve starts its services gets a
+// clean stop: exit 0 and no error line, whatever step was under way.
+func TestServeInterruptedDuringStartUpStopsCleanly(t *testing.T) {
+	keys, key, forks := nodeSetup(t)
+	for _, delay := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond} {
+		ctx, cancel := context.WithCancel(context.Background())
+		stderr := &syncBuffer{}
+		done := make(chan int, 1)
+		go func() {
+			done <- cli.Main(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: stderr, Getenv: func(string) string { return "" }},
+				[]string{"serve", "--data", t.TempDir(), "--nats-port", "-1", "--http", "127.0.0.1:0", "--node-http", "127.0.0.1:0",
+					"--services", "feed,node", "--trust", filepath.Join(keys, "trust.json"), "--key", key, "--forks", forks})
+		}()
+		time.AfterFunc(delay, cancel)
+		select {
+		case code := <-done:
+			if code != 0 || strings.Contains(stderr.String(), "dpihub serve:") {
+				t.Fatalf("cancelled after %v: exit %d\n%s", delay, code, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("cancelled after %v: serve did not stop within 30s", delay)
+		}
+		cancel()
 	}
 }

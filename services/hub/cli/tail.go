@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -95,30 +94,36 @@ func printEvent(w io.Writer, m jetstream.Msg, v *sign.Verifier, asJSON bool) {
 		}
 		return
 	}
-	check := ""
+	// verification is the refusal reason, or "signed"; empty without a
+	// trust list.
+	verification, verified := "", false
 	if v != nil {
+		verification = "signed"
 		if err := sign.CheckSubject(m.Subject(), e); err != nil {
-			check = "✗ " + string(sign.ReasonOf(err))
+			verification = string(sign.ReasonOf(err))
 		} else if _, err := v.Verify(e); err != nil {
-			check = "✗ " + string(sign.ReasonOf(err))
+			verification = string(sign.ReasonOf(err))
 		} else {
-			check = "✓ signed"
+			verified = true
 		}
 	}
 	if asJSON {
 		out := map[string]any{"subject": m.Subject(), "event": json.RawMessage(mustJSON(e))}
-		if check != "" {
-			out["verified"] = strings.HasPrefix(check, "✓")
-			out["verification"] = strings.TrimPrefix(strings.TrimPrefix(check, "✓ "), "✗ ")
+		if verification != "" {
+			out["verified"] = verified
+			out["verification"] = verification
 		}
 		_ = json.NewEncoder(w).Encode(out)
 		return
 	}
 	cc, _ := e.Extensions()[events.ExtCountry].(string)
 	fmt.Fprintf(w, "%s  %-3s %-28s %-24s %s", e.Time().UTC().Format(time.RFC3339), cc,
-		strings.TrimSuffix(strings.TrimPrefix(e.Type(), "org.dpihub."), ".v1"), e.Subject(), events.Describe(e))
-	if check != "" {
-		fmt.Fprintf(w, "  [%s]", check)
+		events.ShortType(e.Type()), e.Subject(), events.Describe(e))
+	switch {
+	case verified:
+		fmt.Fprintf(w, "  [✓ %s]", verification)
+	case verification != "":
+		fmt.Fprintf(w, "  [✗ %s]", verification)
 	}
 	fmt.Fprintln(w)
 }

@@ -8,6 +8,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,6 @@ import (
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/node"
-	nodebus "github.com/dpihub/dpihub/services/node/bus"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
 
@@ -136,10 +136,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			mu.Lock()
 			seen = append(seen, e)
 			if from != "" {
-				res.Received[from] = append(res.Received[from], shortType(e.Type()))
+				res.Received[from] = append(res.Received[from], events.ShortType(e.Type()))
 			}
 			mu.Unlock()
-			out.f("  %s  %-22s %s\n", from, shortType(e.Type()), events.Describe(e))
+			out.f("  %s  %-22s %s\n", from, events.ShortType(e.Type()), events.Describe(e))
 			return nil
 		})
 	if err != nil {
@@ -161,35 +161,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// Each country runs its node: it registers its fork, and assesses every
 	// other country's fix against it.
 	out.f("\nEach country's node registers its fork:\n")
-	nodes := map[string]*nodebus.Node{}
-	nctx, stopNodes := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	h.OnClose(func(context.Context) { stopNodes(); wg.Wait() })
+	nodes := map[string]*node.Node{}
 	for _, c := range Countries {
-		started := make(chan struct{})
-		errc := make(chan error, 1)
 		cc := c.Code
-		wg.Go(func() {
-			errc <- nodesvc.Run(nctx, nodesvc.Config{
-				Country: cc, Bus: h.Bus, Signer: signers[cc], Verifier: verifier,
-				Forks: []node.Fork{{Project: project, Upstream: "file://" + rp.upstream, Dir: rp.forks[cc],
-					Branch: "release-" + cc, Platform: "MOSIP"}},
-				PollInterval: -1, Registerer: prometheus.NewRegistry(), Logger: cfg.Logger,
-				Started: func(n *nodebus.Node, _ string) {
-					mu.Lock()
-					nodes[cc] = n
-					mu.Unlock()
-					close(started)
-				},
-			})
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		s, err := nodesvc.Start(sctx, nodesvc.Config{
+			Country: cc, Bus: h.Bus, Signer: signers[cc], Verifier: verifier,
+			Forks: []node.Fork{{Project: project, Upstream: "file://" + rp.upstream, Dir: rp.forks[cc],
+				Branch: "release-" + cc, Platform: "MOSIP"}},
+			PollInterval: -1, Registerer: prometheus.NewRegistry(), Logger: cfg.Logger,
 		})
-		select {
-		case <-started:
-		case err := <-errc:
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return nil, fmt.Errorf("node %s did not start in 30s: %w", cc, err)
+			}
 			return nil, fmt.Errorf("node %s: %w", cc, err)
-		case <-time.After(30 * time.Second):
-			return nil, fmt.Errorf("node %s did not start in 30s", cc)
 		}
+		h.OnClose(func(ctx context.Context) { _ = s.Close(ctx) })
+		nodes[cc] = s.Node()
 	}
 	if err := waitFor(ctx, 10*time.Second, func() bool { return count(events.TypeForkSnapshot) >= len(Countries) }); err != nil {
 		return nil, fmt.Errorf("forks not announced: %w", err)
@@ -308,10 +298,6 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool) error {
 		}
 	}
 	return nil
-}
-
-func shortType(t string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(t, "org.dpihub."), ".v1")
 }
 
 type printer struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/hub/demo"
 )
@@ -23,11 +24,10 @@ func TestTheDemoTellsItsStoryAndRefusesTheForgery(t *testing.T) {
 	ready := func(res *demo.Result) {
 		// The coordinator's feed shows the story: the fix's matrix in the
 		// API and the UI.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(fix.Assessments) < 2 && time.Now().Before(deadline) {
+		bustest.Eventually(t, 10*time.Second, "the fix's matrix holds both verdicts", func() bool {
 			get(t, "http://"+res.HTTPAddr+"/api/v1/fixes/"+res.FixID, &fix)
-			time.Sleep(20 * time.Millisecond)
-		}
+			return len(fix.Assessments) >= 2
+		})
 		page = getText(t, "http://"+res.HTTPAddr+"/fixes/"+res.FixID)
 	}
 	res, err := demo.Run(context.Background(), demo.Config{Out: &out, HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Exit: true, Ready: ready})

@@ -7,35 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
-)
 
-// Verdict is the outcome of assessing a fix against a fork.
-type Verdict string
-
-// The verdicts, as they appear in JSON.
-const (
-	// Present: the fix's change is already in the fork.
-	Present Verdict = "present"
-	// Applies: the fix applies cleanly to the fork, as `git apply --check`
-	// would find.
-	Applies Verdict = "applies"
-	// Conflicts: some hunks (or whole files) of the fix do not apply.
-	Conflicts Verdict = "conflicts"
-	// NotApplicable: none of the files the fix modifies or deletes exist in
-	// the fork.
-	NotApplicable Verdict = "not-applicable"
-)
-
-// How a present fix was found, the values of Result.How.
-const (
-	// HowPatchID: a fork commit has the fix's stable patch-id.
-	HowPatchID = "patch-id"
-	// HowTrailer: a fork commit's message says "(cherry picked from commit
-	// <id>)" naming the fix's commit.
-	HowTrailer = "trailer"
-	// HowContent: no commit matches, but the fix applies in reverse (as
-	// `git apply -R --check` finds): its change is already in the files.
-	HowContent = "content"
+	"github.com/dpihub/dpihub/events"
 )
 
 // Errors for input Assess cannot assess. They are wrapped with detail.
@@ -64,15 +37,17 @@ type Conflict struct {
 
 // Result is the assessment of one fix against one fork at one commit.
 type Result struct {
-	Verdict Verdict `json:"verdict"`
+	// Verdict is events.VerdictPresent, VerdictApplies, VerdictConflicts
+	// or VerdictNotApplicable.
+	Verdict string `json:"verdict"`
 	// PatchID is the fix's stable patch-id, exactly as `git patch-id
 	// --stable` prints it; "" when the patch has no diff git would hash.
 	PatchID string `json:"patch_id"`
 	// PresentAs is the fork commit that carries the fix (How "patch-id" or
 	// "trailer").
 	PresentAs string `json:"present_as,omitempty"`
-	// How says how a present fix was found: "patch-id", "trailer" or
-	// "content".
+	// How says how a present fix was found: events.HowPatchID,
+	// HowTrailer or HowContent.
 	How string `json:"how,omitempty"`
 	// Conflicts lists what fails, for the verdict "conflicts".
 	Conflicts []Conflict `json:"conflicts,omitempty"`
@@ -209,10 +184,10 @@ func assess(ctx context.Context, fx *fix, dir, ref string) (Result, error) {
 	}
 	switch {
 	case byID != "":
-		res.Verdict, res.How, res.PresentAs = Present, HowPatchID, byID
+		res.Verdict, res.How, res.PresentAs = events.VerdictPresent, events.HowPatchID, byID
 		return res, nil
 	case byTrailer != "":
-		res.Verdict, res.How, res.PresentAs = Present, HowTrailer, byTrailer
+		res.Verdict, res.How, res.PresentAs = events.VerdictPresent, events.HowTrailer, byTrailer
 		return res, nil
 	}
 
@@ -221,7 +196,7 @@ func assess(ctx context.Context, fx *fix, dir, ref string) (Result, error) {
 		return Result{}, fmt.Errorf("check apply: %w", err)
 	}
 	if allOK(forward) {
-		res.Verdict = Applies
+		res.Verdict = events.VerdictApplies
 		return res, nil
 	}
 	backward, err := newTree(r, entries).checkAll(ctx, reversed(fx.files), false)
@@ -229,7 +204,7 @@ func assess(ctx context.Context, fx *fix, dir, ref string) (Result, error) {
 		return Result{}, fmt.Errorf("check reverse apply: %w", err)
 	}
 	if allOK(backward) {
-		res.Verdict, res.How = Present, HowContent
+		res.Verdict, res.How = events.VerdictPresent, events.HowContent
 		return res, nil
 	}
 	if old := fx.oldPaths(); len(old) > 0 {
@@ -241,12 +216,12 @@ func assess(ctx context.Context, fx *fix, dir, ref string) (Result, error) {
 			}
 		}
 		if !anyExists {
-			res.Verdict = NotApplicable
+			res.Verdict = events.VerdictNotApplicable
 			return res, nil
 		}
 	}
 
-	res.Verdict = Conflicts
+	res.Verdict = events.VerdictConflicts
 	for _, o := range forward {
 		if o.whole != "" {
 			res.Conflicts = append(res.Conflicts, Conflict{File: o.file, Hunk: 0, Reason: o.whole})

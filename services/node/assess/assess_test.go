@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dpihub/dpihub/events"
 )
 
 // calc and notes are the upstream files the fix changes.
@@ -79,7 +81,7 @@ type scenario struct {
 	// build makes the fork branch named ref and returns the commit the fix
 	// must be found as ("" when not present by commit).
 	build     func(w *upstreamWorld, ref string) string
-	verdict   Verdict
+	verdict   string
 	how       string
 	conflicts []Conflict // File and Hunk only
 	threeWay  *bool
@@ -97,7 +99,7 @@ var scenarios = []scenario{
 			w.g.run(w.fork, "cherry-pick", "--allow-empty", w.fix)
 			return w.head()
 		},
-		verdict: Present, how: HowPatchID,
+		verdict: events.VerdictPresent, how: events.HowPatchID,
 	},
 	{
 		name:  "a fork that cherry-picked the fix with -x has it present by patch-id, which is checked before the trailer",
@@ -109,7 +111,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Later work", map[string]string{"README.md": "# Ledger\n\nLater.\n"})
 			return picked
 		},
-		verdict: Present, how: HowPatchID,
+		verdict: events.VerdictPresent, how: events.HowPatchID,
 	},
 	{
 		name:  "a fork that cherry-picked the fix with -x and then changed it has it present by trailer",
@@ -121,7 +123,7 @@ var scenarios = []scenario{
 			w.g.run(w.fork, "commit", "-q", "-a", "--amend", "--no-edit")
 			return w.head()
 		},
-		verdict: Present, how: HowTrailer,
+		verdict: events.VerdictPresent, how: events.HowTrailer,
 	},
 	{
 		name:  "a fork that made the same change at other line numbers has it present by patch-id",
@@ -138,7 +140,7 @@ var scenarios = []scenario{
 			})
 			return w.head()
 		},
-		verdict: Present, how: HowPatchID,
+		verdict: events.VerdictPresent, how: events.HowPatchID,
 	},
 	{
 		name:  "a fork that made the same change inside a bigger commit has it present by content",
@@ -152,7 +154,7 @@ var scenarios = []scenario{
 			})
 			return ""
 		},
-		verdict: Present, how: HowContent,
+		verdict: events.VerdictPresent, how: events.HowContent,
 	},
 	{
 		name:  "a clean fork lets the fix apply",
@@ -162,7 +164,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Local branding", map[string]string{"README.md": "# Ledger (Philippines)\n"})
 			return ""
 		},
-		verdict: Applies,
+		verdict: events.VerdictApplies,
 	},
 	{
 		name:  "a fork with lines inserted above the hunks lets the fix apply at an offset",
@@ -176,7 +178,7 @@ var scenarios = []scenario{
 			})
 			return ""
 		},
-		verdict: Applies,
+		verdict: events.VerdictApplies,
 	},
 	{
 		name:  "a fork that changed a context line of hunk 2 conflicts there, and a 3-way apply is clean",
@@ -186,7 +188,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Retune stage 48", map[string]string{"src/calc.go": edit(calc, 48, "\tstep48 := compute(48) // stage 48, retuned")})
 			return ""
 		},
-		verdict: Conflicts, conflicts: []Conflict{{File: "src/calc.go", Hunk: 2}}, threeWay: ptr(true),
+		verdict: events.VerdictConflicts, conflicts: []Conflict{{File: "src/calc.go", Hunk: 2}}, threeWay: ptr(true),
 	},
 	{
 		name:  "a fork that changed the line next to hunk 1's change conflicts there, and a 3-way apply conflicts too",
@@ -196,7 +198,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Retune stage 11", map[string]string{"src/calc.go": edit(calc, 11, "\tstep11 := compute(11) * 2 // stage 11")})
 			return ""
 		},
-		verdict: Conflicts, conflicts: []Conflict{{File: "src/calc.go", Hunk: 1}}, threeWay: ptr(false),
+		verdict: events.VerdictConflicts, conflicts: []Conflict{{File: "src/calc.go", Hunk: 1}}, threeWay: ptr(false),
 	},
 	{
 		name:  "a fork without one of the fix's files conflicts on that whole file",
@@ -206,7 +208,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Drop the notes", map[string]string{"-docs/notes.txt": ""})
 			return ""
 		},
-		verdict: Conflicts, conflicts: []Conflict{{File: "docs/notes.txt", Hunk: 0}}, threeWay: ptr(false),
+		verdict: events.VerdictConflicts, conflicts: []Conflict{{File: "docs/notes.txt", Hunk: 0}}, threeWay: ptr(false),
 	},
 	{
 		name:  "a fork without any of the fix's files finds it not applicable",
@@ -216,7 +218,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Rewrite in another layout", map[string]string{"-docs/notes.txt": "", "-src/calc.go": "", "lib/ledger.go": calc})
 			return ""
 		},
-		verdict: NotApplicable,
+		verdict: events.VerdictNotApplicable,
 	},
 	{
 		name:  "a fork without a created file lets the fix apply",
@@ -225,7 +227,7 @@ var scenarios = []scenario{
 			w.branch(ref)
 			return ""
 		},
-		verdict: Applies,
+		verdict: events.VerdictApplies,
 	},
 	{
 		name:  "a fork that already has the created file, made in a bigger commit, has it present by content",
@@ -235,7 +237,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Docs sweep", map[string]string{"docs/new.md": newDoc, "README.md": "# Ledger\n\nSee docs.\n"})
 			return ""
 		},
-		verdict: Present, how: HowContent,
+		verdict: events.VerdictPresent, how: events.HowContent,
 	},
 	{
 		name:  "a fork with another file at the created path conflicts on that file, also with 3-way",
@@ -245,7 +247,7 @@ var scenarios = []scenario{
 			w.g.commit(w.fork, "Our audit guide", map[string]string{"docs/new.md": "# Audit\n\nRun it monthly.\n"})
 			return ""
 		},
-		verdict: Conflicts, conflicts: []Conflict{{File: "docs/new.md", Hunk: 0}}, threeWay: ptr(false),
+		verdict: events.VerdictConflicts, conflicts: []Conflict{{File: "docs/new.md", Hunk: 0}}, threeWay: ptr(false),
 	},
 }
 
@@ -331,7 +333,7 @@ func agreeWithGit(t *testing.T, g *testGit, dir, ref string, patch []byte, fixCo
 	_, _, reverseCode := g.withIndex(dir, ref, patch, "apply", "--cached", "--check", "-R")
 
 	switch {
-	case res.Verdict == Present && res.How == HowPatchID:
+	case res.Verdict == events.VerdictPresent && res.How == events.HowPatchID:
 		if !equivalent {
 			t.Errorf("present by patch-id, but git cherry says %q", cherry)
 		}
@@ -344,7 +346,7 @@ func agreeWithGit(t *testing.T, g *testGit, dir, ref string, patch []byte, fixCo
 		if _, _, code := g.exec(dir, nil, nil, "merge-base", "--is-ancestor", res.PresentAs, ref); code != 0 {
 			t.Errorf("present as %s, which is not in %s", res.PresentAs, ref)
 		}
-	case res.Verdict == Present && res.How == HowTrailer:
+	case res.Verdict == events.VerdictPresent && res.How == events.HowTrailer:
 		if equivalent {
 			t.Errorf("present by trailer, but git cherry finds the patch-id: %q", cherry)
 		}
@@ -352,15 +354,15 @@ func agreeWithGit(t *testing.T, g *testGit, dir, ref string, patch []byte, fixCo
 		if !slices.Contains(strings.Fields(found), res.PresentAs) {
 			t.Errorf("present as %s by trailer, git log --grep finds %q", res.PresentAs, found)
 		}
-	case res.Verdict == Present && res.How == HowContent:
+	case res.Verdict == events.VerdictPresent && res.How == events.HowContent:
 		if equivalent || applyCode == 0 || reverseCode != 0 {
 			t.Errorf("present by content, but git cherry %q, git apply --check exit %d, git apply -R --check exit %d", cherry, applyCode, reverseCode)
 		}
-	case res.Verdict == Applies:
+	case res.Verdict == events.VerdictApplies:
 		if equivalent || applyCode != 0 {
 			t.Errorf("applies, but git cherry %q, git apply --check exit %d", cherry, applyCode)
 		}
-	case res.Verdict == Conflicts || res.Verdict == NotApplicable:
+	case res.Verdict == events.VerdictConflicts || res.Verdict == events.VerdictNotApplicable:
 		if equivalent || applyCode == 0 || reverseCode == 0 {
 			t.Errorf("%s, but git cherry %q, git apply --check exit %d, git apply -R --check exit %d", res.Verdict, cherry, applyCode, reverseCode)
 		}
@@ -368,7 +370,7 @@ func agreeWithGit(t *testing.T, g *testGit, dir, ref string, patch []byte, fixCo
 		t.Errorf("unknown verdict %q how %q", res.Verdict, res.How)
 	}
 
-	if res.Verdict == Conflicts {
+	if res.Verdict == events.VerdictConflicts {
 		// git names each failing hunk by its old start line.
 		fx, err := parsePatch(patch)
 		if err != nil {
@@ -401,7 +403,7 @@ func agreeWithGit(t *testing.T, g *testGit, dir, ref string, patch []byte, fixCo
 			t.Errorf("three_way_clean %s, git apply --3way exit %d: %s", fmtBoolPtr(res.ThreeWayClean), code, stderr)
 		}
 	}
-	if res.Verdict == NotApplicable {
+	if res.Verdict == events.VerdictNotApplicable {
 		fx, err := parsePatch(patch)
 		if err != nil {
 			t.Fatal(err)
@@ -452,7 +454,7 @@ func TestAssessDefaultsToHEAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Ref != "HEAD" || res.Head != w.base || res.Verdict != Applies {
+	if res.Ref != "HEAD" || res.Head != w.base || res.Verdict != events.VerdictApplies {
 		t.Fatalf("got %+v, want HEAD at %s, applies", res, w.base)
 	}
 	want := []string{"docs/notes.txt", "src/calc.go"}
@@ -478,12 +480,12 @@ func TestWriteJSON(t *testing.T) {
 	}{
 		{
 			name: "a present fix names its commit and how it was found",
-			res:  Result{Verdict: Present, PatchID: "p1", PresentAs: "c1", How: HowPatchID, Files: []string{"a.go"}, Ref: "main", Head: "h1"},
+			res:  Result{Verdict: events.VerdictPresent, PatchID: "p1", PresentAs: "c1", How: events.HowPatchID, Files: []string{"a.go"}, Ref: "main", Head: "h1"},
 			want: `{"verdict":"present","patch_id":"p1","present_as":"c1","how":"patch-id","files":["a.go"],"ref":"main","head":"h1"}`,
 		},
 		{
 			name: "a conflict lists hunks and the 3-way verdict",
-			res:  Result{Verdict: Conflicts, PatchID: "p1", Conflicts: []Conflict{{File: "a.go", Hunk: 2, Reason: "line 3 is \"x<y\""}}, ThreeWayClean: ptr(false), Ref: "HEAD", Head: "h1"},
+			res:  Result{Verdict: events.VerdictConflicts, PatchID: "p1", Conflicts: []Conflict{{File: "a.go", Hunk: 2, Reason: "line 3 is \"x<y\""}}, ThreeWayClean: ptr(false), Ref: "HEAD", Head: "h1"},
 			want: `{"verdict":"conflicts","patch_id":"p1","conflicts":[{"file":"a.go","hunk":2,"reason":"line 3 is \"x<y\""}],"three_way_clean":false,"files":[],"ref":"HEAD","head":"h1"}`,
 		},
 	}
@@ -506,10 +508,10 @@ func TestWriteJSON(t *testing.T) {
 
 func ExampleWriteJSON() {
 	res := Result{
-		Verdict:   Present,
+		Verdict:   events.VerdictPresent,
 		PatchID:   "8c0ee1b43d5d2f1c7a3b5e2b0f9e6d4c3a2b1f00",
 		PresentAs: "3b18e512dba79e4c8300dd08aeb37f8e728b8dad",
-		How:       HowPatchID,
+		How:       events.HowPatchID,
 		Files:     []string{"src/calc.go"},
 		Ref:       "main",
 		Head:      "9fceb02d0ae598e95dc970b74767f19372d61af8",

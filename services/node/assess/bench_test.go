@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dpihub/dpihub/events"
 )
 
 // benchFork builds, with `git fast-import`, a repository holding an upstream
@@ -85,7 +87,7 @@ func BenchmarkAssess(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if res.Verdict != Applies {
+				if res.Verdict != events.VerdictApplies {
 					b.Fatalf("verdict %q, want applies", res.Verdict)
 				}
 			}

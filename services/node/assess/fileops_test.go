@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/dpihub/dpihub/events"
 )
 
 // TestAssessFileOperations covers fixes that create, delete, rename, chmod
@@ -21,7 +23,7 @@ func TestAssessFileOperations(t *testing.T) {
 		chmod    string            // the fix makes this path executable
 		fork     map[string]string // the fork's changes to base
 		pick     bool              // the fork then cherry-picks the fix
-		verdict  Verdict
+		verdict  string
 		how      string
 		hunks    []Conflict
 		threeWay *bool
@@ -31,21 +33,21 @@ func TestAssessFileOperations(t *testing.T) {
 			base:    map[string]string{"old.txt": text, "keep.txt": "keep\n"},
 			fix:     map[string]string{"-old.txt": ""},
 			fork:    map[string]string{"keep.txt": "kept\n"},
-			verdict: Applies,
+			verdict: events.VerdictApplies,
 		},
 		{
 			name:    "deleting a file the fork changed conflicts on its only hunk",
 			base:    map[string]string{"old.txt": text},
 			fix:     map[string]string{"-old.txt": ""},
 			fork:    map[string]string{"old.txt": edit(text, 12, "changed at the end")},
-			verdict: Conflicts, hunks: []Conflict{{File: "old.txt", Hunk: 1}}, threeWay: ptr(false),
+			verdict: events.VerdictConflicts, hunks: []Conflict{{File: "old.txt", Hunk: 1}}, threeWay: ptr(false),
 		},
 		{
 			name:    "deleting a file the fork already deleted is present by content",
 			base:    map[string]string{"old.txt": text, "keep.txt": "keep\n"},
 			fix:     map[string]string{"-old.txt": ""},
 			fork:    map[string]string{"-old.txt": "", "keep.txt": "kept\n"},
-			verdict: Present, how: HowContent,
+			verdict: events.VerdictPresent, how: events.HowContent,
 		},
 		{
 			name:    "renaming and changing a file applies",
@@ -53,7 +55,7 @@ func TestAssessFileOperations(t *testing.T) {
 			rename:  [2]string{"a.txt", "b.txt"},
 			fix:     map[string]string{"b.txt": edit(text, 6, "renamed and changed")},
 			fork:    map[string]string{"c.txt": "other\n"},
-			verdict: Applies,
+			verdict: events.VerdictApplies,
 		},
 		{
 			name:   "renaming onto a path the fork uses conflicts on that file",
@@ -62,7 +64,7 @@ func TestAssessFileOperations(t *testing.T) {
 			fix:    map[string]string{"b.txt": edit(text, 6, "renamed and changed")},
 			fork:   map[string]string{"b.txt": "the fork's own b\n"},
 			// git apply --3way merges a.txt into b.txt, overwriting it
-			verdict: Conflicts, hunks: []Conflict{{File: "b.txt", Hunk: 0}}, threeWay: ptr(true),
+			verdict: events.VerdictConflicts, hunks: []Conflict{{File: "b.txt", Hunk: 0}}, threeWay: ptr(true),
 		},
 		{
 			name:    "a rename the fork cherry-picked is present by patch-id",
@@ -71,7 +73,7 @@ func TestAssessFileOperations(t *testing.T) {
 			fix:     map[string]string{"b.txt": edit(text, 6, "renamed and changed")},
 			fork:    map[string]string{"c.txt": "other\n"},
 			pick:    true,
-			verdict: Present, how: HowPatchID,
+			verdict: events.VerdictPresent, how: events.HowPatchID,
 		},
 		{
 			name:    "a binary change the fork cherry-picked is present by patch-id",
@@ -79,49 +81,49 @@ func TestAssessFileOperations(t *testing.T) {
 			fix:     map[string]string{"logo.bin": "\x00\x01\x02logo v2"},
 			fork:    map[string]string{"other.txt": "x\n"},
 			pick:    true,
-			verdict: Present, how: HowPatchID,
+			verdict: events.VerdictPresent, how: events.HowPatchID,
 		},
 		{
 			name:    "making a script executable applies",
 			base:    map[string]string{"run.sh": "#!/bin/sh\necho run\n"},
 			chmod:   "run.sh",
 			fork:    map[string]string{"other.txt": "x\n"},
-			verdict: Applies,
+			verdict: events.VerdictApplies,
 		},
 		{
 			name:    "a binary change applies to the same old binary",
 			base:    map[string]string{"logo.bin": "\x00\x01\x02logo v1"},
 			fix:     map[string]string{"logo.bin": "\x00\x01\x02logo v2"},
 			fork:    map[string]string{"other.txt": "x\n"},
-			verdict: Applies,
+			verdict: events.VerdictApplies,
 		},
 		{
 			name:    "a binary change conflicts when the fork changed the binary",
 			base:    map[string]string{"logo.bin": "\x00\x01\x02logo v1"},
 			fix:     map[string]string{"logo.bin": "\x00\x01\x02logo v2"},
 			fork:    map[string]string{"logo.bin": "\x00\x01\x02logo fork"},
-			verdict: Conflicts, hunks: []Conflict{{File: "logo.bin", Hunk: 0}}, threeWay: ptr(false),
+			verdict: events.VerdictConflicts, hunks: []Conflict{{File: "logo.bin", Hunk: 0}}, threeWay: ptr(false),
 		},
 		{
 			name:    "a binary change the fork already made is present by content",
 			base:    map[string]string{"logo.bin": "\x00\x01\x02logo v1", "keep.txt": "keep\n"},
 			fix:     map[string]string{"logo.bin": "\x00\x01\x02logo v2"},
 			fork:    map[string]string{"logo.bin": "\x00\x01\x02logo v2", "keep.txt": "kept\n"},
-			verdict: Present, how: HowContent,
+			verdict: events.VerdictPresent, how: events.HowContent,
 		},
 		{
 			name:    "a change to a last line without a newline applies",
 			base:    map[string]string{"nonl.txt": "a\nb\nc\nd\ne\nthree"},
 			fix:     map[string]string{"nonl.txt": "a\nb\nc\nd\ne\nthree!"},
 			fork:    map[string]string{"nonl.txt": "zero\na\nb\nc\nd\ne\nthree"},
-			verdict: Applies,
+			verdict: events.VerdictApplies,
 		},
 		{
 			name:    "a change to a last line conflicts when the fork added a newline",
 			base:    map[string]string{"nonl.txt": "one\ntwo\nthree"},
 			fix:     map[string]string{"nonl.txt": "one\ntwo\nthree!"},
 			fork:    map[string]string{"nonl.txt": "one\ntwo\nthree\n"},
-			verdict: Conflicts, hunks: []Conflict{{File: "nonl.txt", Hunk: 1}}, threeWay: ptr(false),
+			verdict: events.VerdictConflicts, hunks: []Conflict{{File: "nonl.txt", Hunk: 1}}, threeWay: ptr(false),
 		},
 	}
 	g := newTestGit(t)

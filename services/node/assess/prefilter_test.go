@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dpihub/dpihub/events"
 )
 
 // TestPatchIDPrefilter holds the search by patch-id, which lists the fork's
@@ -231,7 +233,7 @@ func TestPatchIDPrefilter(t *testing.T) {
 				t.Fatal(err)
 			}
 			gotAs := ""
-			if res.How == HowPatchID {
+			if res.How == events.HowPatchID {
 				gotAs = res.PresentAs
 			}
 			if gotAs != wantAs {

@@ -262,7 +262,7 @@ pairs:
 			}
 			t.Fatalf("Assess %s against %s: %v", p.c, p.y, err)
 		}
-		r.ours = string(res.Verdict)
+		r.ours = res.Verdict
 		if res.How != "" {
 			r.ours += "/" + res.How
 		}
@@ -394,7 +394,7 @@ pairs:
 			if err != nil {
 				t.Fatalf("Assess %s against a cherry-pick onto %s: %v", r.c, r.y, err)
 			}
-			pk.ours = string(res.Verdict) + "/" + res.How
+			pk.ours = res.Verdict + "/" + res.How
 			out, errOut, code := g.exec(scratch, nil, nil, "cherry", "pick", r.c, r.c+"^")
 			if code != 0 {
 				t.Fatalf("git cherry: %s", errOut)

@@ -1,6 +1,8 @@
-// Package service runs a whole country node, Run(ctx, Config): the state
-// bucket, the bus adapter with its consumer, the periodic fork poll and
-// the HTTP API. The ospo-node binary and the dpihub binary both call Run.
+// Package service runs a whole country node: Start opens the state
+// bucket, builds the node, registers the configured forks, and starts the
+// consumer of fixes, the HTTP API and the periodic fork poll; Close stops
+// them. Run does both around a context. The ospo-node binary and the
+// dpihub binary both use it.
 package service
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,16 +20,18 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
-	nodebus "github.com/dpihub/dpihub/services/node/bus"
-	nodehttp "github.com/dpihub/dpihub/services/node/http"
 	"github.com/dpihub/dpihub/services/node/kv"
+	"github.com/dpihub/dpihub/services/node/nodebus"
+	"github.com/dpihub/dpihub/services/node/nodegit"
+	"github.com/dpihub/dpihub/services/node/nodehttp"
 )
 
 // DefaultPollInterval is how often forks are re-read when
 // Config.PollInterval is zero.
 const DefaultPollInterval = time.Minute
 
-// Config configures Run. Country, Bus, Signer and Verifier are required.
+// Config configures Start and Run. Country, Bus, Signer and Verifier are
+// required.
 type Config struct {
 	// Country is the node's lower-case ISO 3166-1 alpha-2 code.
 	Country string
@@ -43,113 +48,233 @@ type Config struct {
 	// HTTP.
 	HTTPAddr string
 	// Listener, when set, serves the API instead of listening on HTTPAddr
-	// (tests and embedders pass one bound to port 0). Run closes it.
+	// (tests and embedders pass one bound to port 0). The service owns it:
+	// Close, or a Start that fails, closes it.
 	Listener net.Listener
 	// Logger (nil: no logs).
 	Logger *zap.Logger
-	// Registerer receives the node's metrics; when it is also a
-	// prometheus.Gatherer (a *prometheus.Registry) /metrics serves it,
-	// otherwise the default gatherer. nil: prometheus.DefaultRegisterer.
+	// Registerer receives the node's metrics (nil: not registered); when
+	// it is also a prometheus.Gatherer (a *prometheus.Registry) /metrics
+	// serves it, otherwise the default gatherer.
 	Registerer prometheus.Registerer
 	// PollInterval is how often forks are re-read to find moved forks (0:
 	// DefaultPollInterval; negative: never, only on Refresh).
 	PollInterval time.Duration
-	// Started, when set, is called once the node consumes and serves, with
-	// the node and the API's address ("" without HTTP).
-	Started func(n *nodebus.Node, httpAddr string)
 }
 
-// Run runs the node until ctx is cancelled, then stops the consumer and
-// the HTTP server and returns nil. It returns an error at once when the
-// node cannot start (bad configuration, a fork that cannot be read, a
-// port in use).
-func Run(ctx context.Context, cfg Config) error {
-	if cfg.Bus == nil {
-		return errors.New("node: Config.Bus is required")
+// Service is a running node.
+type Service struct {
+	node    *node.Node
+	cons    *bus.Consumer
+	ln      net.Listener
+	srv     *http.Server
+	addr    string
+	served  chan error    // what the HTTP server's Serve returned
+	serving chan struct{} // closed once Serve returned
+	log     *zap.Logger
+
+	life     context.CancelFunc // ends the node's work: handlers, requests
+	stopPoll context.CancelFunc
+	polling  sync.WaitGroup
+	once     sync.Once
+	closeErr error
+}
+
+// Start starts the node and returns once it consumes, serves and polls.
+// ctx bounds the start-up only: the node then runs until Close. When ctx
+// ends during start-up, Start stops whatever it started and returns an
+// error for which errors.Is(err, ctx.Err()) holds.
+func Start(ctx context.Context, cfg Config) (s *Service, err error) {
+	if err := check(cfg); err != nil {
+		if cfg.Listener != nil {
+			cfg.Listener.Close()
+		}
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
-	}
-	if cfg.Registerer == nil {
-		cfg.Registerer = prometheus.DefaultRegisterer
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
 	log := cfg.Logger.With(zap.String("service", "node"), zap.String("country", cfg.Country))
+
+	// The steps of start-up run under ctx. What outlives Start (the
+	// consumer, requests, the poll) runs under life, which the end of ctx
+	// also ends until Start returns.
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	unhook := context.AfterFunc(ctx, stop)
+	s = &Service{ln: cfg.Listener, served: make(chan error, 1), log: log, life: stop, stopPoll: func() {}}
+	defer func() {
+		if err == nil {
+			return
+		}
+		unhook()
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
+		// Nothing has been served yet that is worth waiting for.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = s.Close(cctx)
+		s = nil
+	}()
+
+	if err := ctx.Err(); err != nil {
+		return s, fmt.Errorf("node %s: start: %w", cfg.Country, err)
+	}
 	store, err := kv.Open(ctx, cfg.Bus.JetStream(), cfg.Country)
 	if err != nil {
-		return fmt.Errorf("node %s: %w", cfg.Country, err)
+		return s, fmt.Errorf("node %s: %w", cfg.Country, err)
 	}
-	n, err := nodebus.New(ctx, nodebus.Config{
-		Country: cfg.Country, Bus: cfg.Bus, Signer: cfg.Signer, Verifier: cfg.Verifier,
-		Store: store, Logger: log, Registerer: cfg.Registerer,
+	patches, err := nodebus.OpenPatches(ctx, cfg.Bus)
+	if err != nil {
+		return s, fmt.Errorf("node %s: %w", cfg.Country, err)
+	}
+	m, err := nodebus.NewMetrics(cfg.Registerer, cfg.Country)
+	if err != nil {
+		return s, err
+	}
+	s.node, err = node.New(node.Config{
+		Country: cfg.Country, Store: store, Publisher: nodebus.NewPublisher(cfg.Bus, cfg.Signer),
+		Diffs: patches, Git: nodegit.Git{}, Assessor: nodegit.Git{}, Observer: m, Logger: log,
 	})
 	if err != nil {
-		return err
+		return s, err
 	}
 	for _, f := range cfg.Forks {
-		if _, err := n.RegisterFork(ctx, f); err != nil {
-			return fmt.Errorf("node %s: %w", cfg.Country, err)
+		if _, err := s.node.RegisterFork(ctx, f); err != nil {
+			return s, fmt.Errorf("node %s: %w", cfg.Country, err)
 		}
 	}
-
-	ln := cfg.Listener
-	if ln == nil && cfg.HTTPAddr != "" {
-		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-			return fmt.Errorf("node %s: listen: %w", cfg.Country, err)
+	if s.ln == nil && cfg.HTTPAddr != "" {
+		var lc net.ListenConfig
+		if s.ln, err = lc.Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
+			return s, fmt.Errorf("node %s: listen: %w", cfg.Country, err)
 		}
 	}
-	if err := n.Start(ctx); err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return err
+	if s.cons, err = nodebus.Consume(life, cfg.Bus, cfg.Verifier, s.node); err != nil {
+		return s, err
 	}
-	defer n.Stop()
-
-	srvErr := make(chan error, 1)
-	var srv *http.Server
-	addr := ""
-	if ln != nil {
+	if s.ln != nil {
 		g, ok := cfg.Registerer.(prometheus.Gatherer)
 		if !ok {
 			g = prometheus.DefaultGatherer
 		}
-		srv = &http.Server{
-			Handler:           nodehttp.Handler(n, g, log),
+		s.srv = &http.Server{
+			Handler:           nodehttp.Handler(s.node, g, log),
 			ReadHeaderTimeout: 10 * time.Second,
-			BaseContext:       func(net.Listener) context.Context { return ctx },
+			BaseContext:       func(net.Listener) context.Context { return life },
 		}
-		addr = ln.Addr().String()
-		go func() { srvErr <- srv.Serve(ln) }()
-		log.Info("node API listening", zap.String("addr", addr))
+		s.addr = s.ln.Addr().String()
+		s.serving = make(chan struct{})
+		go func() {
+			defer close(s.serving)
+			s.served <- s.srv.Serve(s.ln)
+		}()
+		log.Info("node API listening", zap.String("addr", s.addr))
 	}
-	if cfg.Started != nil {
-		cfg.Started(n, addr)
-	}
-
-	var tick <-chan time.Time
 	if cfg.PollInterval > 0 {
-		t := time.NewTicker(cfg.PollInterval)
-		defer t.Stop()
-		tick = t.C
+		pctx, stopPoll := context.WithCancel(life)
+		s.stopPoll = stopPoll
+		s.polling.Add(1)
+		go s.poll(pctx, cfg.PollInterval)
 	}
+	if !unhook() || ctx.Err() != nil {
+		// ctx ended after the last step began: a start-up cut short.
+		return s, fmt.Errorf("node %s: start: %w", cfg.Country, ctx.Err())
+	}
+	log.Info("node started", zap.Int("forks", len(cfg.Forks)))
+	return s, nil
+}
+
+// check checks what the node cannot start without.
+func check(cfg Config) error {
+	switch {
+	case cfg.Bus == nil || cfg.Signer == nil || cfg.Verifier == nil:
+		return errors.New("node: Config.Bus, Signer and Verifier are required")
+	case cfg.Signer.Country() != cfg.Country:
+		return fmt.Errorf("node %s: the signer speaks for %q", cfg.Country, cfg.Signer.Country())
+	}
+	return nil
+}
+
+// poll re-reads every fork each interval until ctx ends.
+func (s *Service) poll(ctx context.Context, every time.Duration) {
+	defer s.polling.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if srv != nil {
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(sctx)
-			}
-			return nil
-		case err := <-srvErr:
-			return fmt.Errorf("node %s: http: %w", cfg.Country, err)
-		case <-tick:
-			if err := n.Refresh(ctx, ""); err != nil && ctx.Err() == nil {
-				log.Warn("fork poll", zap.Error(err))
+			return
+		case <-t.C:
+			if err := s.node.Refresh(ctx, ""); err != nil && ctx.Err() == nil {
+				s.log.Warn("fork poll", zap.Error(err))
 			}
 		}
 	}
+}
+
+// Node is the running node, the node.Service the API serves.
+func (s *Service) Node() *node.Node { return s.node }
+
+// Addr is the address the API listens on ("" without HTTP): with port 0
+// in HTTPAddr, the port the system chose.
+func (s *Service) Addr() string { return s.addr }
+
+// Close stops the fork poll, then the HTTP server (requests in flight get
+// until ctx ends), then the consumer (waiting for the fix in hand). It
+// may be called more than once; every call returns the first's result.
+func (s *Service) Close(ctx context.Context) error {
+	s.once.Do(func() {
+		s.stopPoll()
+		s.polling.Wait()
+		if s.srv != nil {
+			if err := s.srv.Shutdown(ctx); err != nil {
+				s.closeErr = fmt.Errorf("node: stop HTTP: %w", err)
+			}
+		}
+		if s.ln != nil {
+			// Shutdown closes the listener only once Serve has begun.
+			s.ln.Close()
+		}
+		if s.serving != nil {
+			<-s.serving
+		}
+		if s.cons != nil {
+			s.cons.Stop()
+		}
+		s.life()
+		s.log.Info("node stopped")
+	})
+	return s.closeErr
+}
+
+// Run runs the node until ctx is cancelled, then stops it and returns nil.
+// It returns an error at once when the node cannot start (bad
+// configuration, a fork that cannot be read, a port in use), and when its
+// HTTP server fails. A cancel during start-up is a stop like any other.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil
+		}
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-s.served:
+		runErr = fmt.Errorf("node %s: http: %w", cfg.Country, err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Close(sctx); err != nil {
+		// Requests still in flight after 10 s were cut: the node stopped
+		// all the same.
+		s.log.Warn("node stop", zap.Error(err))
+	}
+	return runErr
 }

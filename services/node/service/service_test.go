@@ -19,7 +19,6 @@ import (
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
-	nodebus "github.com/dpihub/dpihub/services/node/bus"
 	"github.com/dpihub/dpihub/services/node/internal/gittest"
 	"github.com/dpihub/dpihub/services/node/service"
 )
@@ -27,12 +26,6 @@ import (
 const project = "sample-payments"
 
 var ledger = gittest.Lines(30, func(i int) string { return fmt.Sprintf("entry %d = %d", i, i*10) })
-
-// running is one node run by service.Run.
-type running struct {
-	api  string
-	done chan error
-}
 
 func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 	srv := bustest.Server(t, "")
@@ -52,43 +45,32 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 	}
 	g.Commit(dirs["ma"], "Fix entry 15", map[string]string{"ledger.txt": gittest.Edit(ledger, 15, "entry 15 = 151")})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	nodes := map[string]*running{}
+	ctx := context.Background()
+	nodes := map[string]*service.Service{}
 	for _, cc := range []string{"ma", "ph"} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &running{done: make(chan error, 1)}
-		started := make(chan struct{})
-		cfg := service.Config{
+		s, err := service.Start(ctx, service.Config{
 			Country: cc, Bus: b, Signer: countries[cc].Signer, Verifier: v,
 			Forks:        []node.Fork{{Project: project, Upstream: "file://" + up, Dir: dirs[cc], Branch: cc + "-main"}},
-			Listener:     ln,
+			HTTPAddr:     "127.0.0.1:0",
 			Registerer:   prometheus.NewRegistry(),
 			PollInterval: 20 * time.Millisecond,
-			Started: func(_ *nodebus.Node, addr string) {
-				r.api = "http://" + addr
-				close(started)
-			},
-		}
-		go func() { r.done <- service.Run(ctx, cfg) }()
-		select {
-		case <-started:
-		case err := <-r.done:
+		})
+		if err != nil {
 			t.Fatalf("node %s did not start: %v", cc, err)
 		}
-		nodes[cc] = r
+		t.Cleanup(func() { _ = s.Close(context.Background()) }) // a no-op after the Close below
+		nodes[cc] = s
 	}
+	api := func(cc string) string { return "http://" + nodes[cc].Addr() }
 
 	var fp events.FixPublished
-	postJSON(t, nodes["ma"].api+"/api/v1/fixes", `{"project":"`+project+`","commit":"ma-main"}`, http.StatusCreated, &fp)
+	postJSON(t, api("ma")+"/api/v1/fixes", `{"project":"`+project+`","commit":"ma-main"}`, http.StatusCreated, &fp)
 	id := node.FixKey("ma", fp.FixID)
 
 	verdict := func(want string) func() bool {
 		return func() bool {
 			var rf node.ReceivedFix
-			if getJSON(t, nodes["ph"].api+"/api/v1/fixes/"+url.PathEscape(id), &rf) != http.StatusOK {
+			if getJSON(t, api("ph")+"/api/v1/fixes/"+url.PathEscape(id), &rf) != http.StatusOK {
 				return false
 			}
 			a, ok := rf.Assessment("ph-main")
@@ -98,7 +80,7 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 	bustest.Eventually(t, 20*time.Second, "ph's API shows the fix as applies", verdict(events.VerdictApplies))
 
 	t.Run("the periodic poll sees the fork move and re-assesses", func(t *testing.T) {
-		resp, err := http.Get(nodes["ph"].api + "/api/v1/fixes/" + url.PathEscape(id) + "/mbox")
+		resp, err := http.Get(api("ph") + "/api/v1/fixes/" + url.PathEscape(id) + "/mbox")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +90,7 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 		bustest.Eventually(t, 20*time.Second, "ph's API shows the fix as present", verdict(events.VerdictPresent))
 	})
 	t.Run("the metrics count what the node did", func(t *testing.T) {
-		resp, err := http.Get(nodes["ph"].api + "/metrics")
+		resp, err := http.Get(api("ph") + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,15 +101,18 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 		}
 	})
 
-	cancel()
-	for cc, r := range nodes {
-		select {
-		case err := <-r.done:
-			if err != nil {
-				t.Errorf("node %s: Run returned %v", cc, err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("node %s did not stop", cc)
+	for cc, s := range nodes {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		if err := s.Close(sctx); err != nil {
+			t.Errorf("node %s: Close returned %v", cc, err)
+		}
+		cancel()
+		if err := s.Close(sctx); err != nil {
+			t.Errorf("node %s: a second Close returned %v", cc, err)
+		}
+		if c, err := net.Dial("tcp", s.Addr()); err == nil {
+			c.Close()
+			t.Errorf("node %s still listens on %s after Close", cc, s.Addr())
 		}
 	}
 }

@@ -112,9 +112,13 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	// The hub owns the streams: Dial attaches without changing them.
 	b, nc, err := bus.Dial(ctx, *natsURL, "ospo-node-"+*country, bus.Config{Logger: log, Metrics: busMetrics})
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil // stopped before it began
+		}
 		return err
 	}
 	defer nc.Drain()
+	// Run, unlike Start, takes a stop during start-up for a clean stop.
 	return service.Run(ctx, service.Config{
 		Country: *country, Bus: b, Signer: signer, Verifier: verifier, Forks: forks,
 		HTTPAddr: *httpAddr, Logger: log, Registerer: reg, PollInterval: pollEvery,

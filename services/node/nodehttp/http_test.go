@@ -13,8 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/node"
-	nodehttp "github.com/dpihub/dpihub/services/node/http"
+	"github.com/dpihub/dpihub/services/node/nodehttp"
 )
 
 // fakeNode is a node.Service over memory: it checks input as the real node
@@ -82,23 +83,23 @@ func TestAPI(t *testing.T) {
 		{"a fork registers", "POST", "/api/v1/forks", "application/json",
 			`{"project":"app","upstream":"file:///u","dir":"/tmp/x","branch":"ph-main"}`, 201, "", `"branch":"ph-main"`},
 		{"a fork with a bad slug is a 400", "POST", "/api/v1/forks", "application/json",
-			`{"project":"Not A Slug","upstream":"file:///u","dir":"/x","branch":"b"}`, 400, nodehttp.ProblemInvalid, "slug"},
+			`{"project":"Not A Slug","upstream":"file:///u","dir":"/x","branch":"b"}`, 400, problem.TypeInvalid, "slug"},
 		{"a fork with an unknown field is a 400", "POST", "/api/v1/forks", "application/json",
-			`{"project":"app","colour":"red"}`, 400, nodehttp.ProblemInvalid, "colour"},
-		{"a body that is not JSON is a 400", "POST", "/api/v1/forks", "application/json", `{"project":`, 400, nodehttp.ProblemInvalid, "JSON"},
-		{"two JSON values are a 400", "POST", "/api/v1/fixes", "", `{"project":"app","commit":"a"}{}`, 400, nodehttp.ProblemInvalid, "more than one"},
-		{"a body that is not JSON by type is a 415", "POST", "/api/v1/forks", "text/plain", `{}`, 415, nodehttp.ProblemMediaType, "text/plain"},
+			`{"project":"app","colour":"red"}`, 400, problem.TypeInvalid, "colour"},
+		{"a body that is not JSON is a 400", "POST", "/api/v1/forks", "application/json", `{"project":`, 400, problem.TypeInvalid, "JSON"},
+		{"two JSON values are a 400", "POST", "/api/v1/fixes", "", `{"project":"app","commit":"a"}{}`, 400, problem.TypeInvalid, "more than one"},
+		{"a body that is not JSON by type is a 415", "POST", "/api/v1/forks", "text/plain", `{}`, 415, problem.TypeMediaType, "text/plain"},
 		{"fixes are listed without their diffs", "GET", "/api/v1/fixes", "", "", 200, "", `"verdict":"applies"`},
 		{"a known fix is found", "GET", "/api/v1/fixes/ma:ma-1", "", "", 200, "", `"diff":"diff --git`},
-		{"a fix id without a country is a 400", "GET", "/api/v1/fixes/ma-1", "", "", 400, nodehttp.ProblemInvalid, "<country>:<fix_id>"},
-		{"an unknown fix is a 404", "GET", "/api/v1/fixes/lk:nope", "", "", 404, nodehttp.ProblemNotFound, "lk:nope"},
+		{"a fix id without a country is a 400", "GET", "/api/v1/fixes/ma-1", "", "", 400, problem.TypeInvalid, "<country>:<fix_id>"},
+		{"an unknown fix is a 404", "GET", "/api/v1/fixes/lk:nope", "", "", 404, problem.TypeNotFound, "lk:nope"},
 		{"a fix exports as an mbox", "GET", "/api/v1/fixes/ma:ma-1/mbox", "", "", 200, "", "From 0"},
 		{"publishing a fix answers what was published", "POST", "/api/v1/fixes", "application/json", `{"project":"app","commit":"abc"}`, 201, "", `"fix_id":"ph-abc"`},
-		{"publishing for a bad project is a 400", "POST", "/api/v1/fixes", "application/json", `{"project":"-x","commit":"abc"}`, 400, nodehttp.ProblemInvalid, "slug"},
-		{"a failure of the node is a 500 that hides its internals", "POST", "/api/v1/fixes", "application/json", `{"project":"app","commit":"boom"}`, 500, nodehttp.ProblemInternal, "log"},
+		{"publishing for a bad project is a 400", "POST", "/api/v1/fixes", "application/json", `{"project":"-x","commit":"abc"}`, 400, problem.TypeInvalid, "slug"},
+		{"a failure of the node is a 500 that hides its internals", "POST", "/api/v1/fixes", "application/json", `{"project":"app","commit":"boom"}`, 500, problem.TypeInternal, "log"},
 		{"refresh answers no content", "POST", "/api/v1/refresh", "", "", 204, "", ""},
-		{"refresh of a bad project is a 400", "POST", "/api/v1/refresh?project=B%20ad", "", "", 400, nodehttp.ProblemInvalid, "slug"},
-		{"an unknown path is a 404 problem", "GET", "/api/v2/nothing", "", "", 404, nodehttp.ProblemNotFound, "/api/v2/nothing"},
+		{"refresh of a bad project is a 400", "POST", "/api/v1/refresh?project=B%20ad", "", "", 400, problem.TypeInvalid, "slug"},
+		{"an unknown path is a 404 problem", "GET", "/api/v2/nothing", "", "", 404, problem.TypeNotFound, "/api/v2/nothing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
@@ -126,10 +127,10 @@ func TestAPI(t *testing.T) {
 				}
 				return
 			}
-			if ct := resp.Header.Get("Content-Type"); ct != nodehttp.ContentTypeProblem {
-				t.Errorf("Content-Type %q, want %s", ct, nodehttp.ContentTypeProblem)
+			if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType {
+				t.Errorf("Content-Type %q, want %s", ct, problem.ContentType)
 			}
-			var p nodehttp.Problem
+			var p problem.Problem
 			if err := json.Unmarshal(body, &p); err != nil {
 				t.Fatal(err)
 			}

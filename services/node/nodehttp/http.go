@@ -18,7 +18,6 @@ package nodehttp
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -29,28 +28,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/node"
 )
 
 // maxBody is the largest request body read.
 const maxBody = 1 << 20
-
-// Problem is an RFC 9457 problem detail.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// Problem types.
-const (
-	ProblemInvalid     = "urn:dpihub:problem:invalid-input"
-	ProblemNotFound    = "urn:dpihub:problem:not-found"
-	ProblemMediaType   = "urn:dpihub:problem:unsupported-media-type"
-	ProblemInternal    = "urn:dpihub:problem:internal"
-	ContentTypeProblem = "application/problem+json"
-)
 
 type server struct {
 	svc node.Service
@@ -80,7 +63,7 @@ func Handler(svc node.Service, g prometheus.Gatherer, log *zap.Logger) http.Hand
 	mux.HandleFunc("POST /api/v1/fixes", s.publish)
 	mux.HandleFunc("POST /api/v1/refresh", s.refresh)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, http.StatusNotFound, ProblemNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)))
 	})
 	return mux
 }
@@ -93,26 +76,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func (s *server) problem(w http.ResponseWriter, r *http.Request, status int, typ, detail string) {
-	w.Header().Set("Content-Type", ContentTypeProblem)
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail})
-}
-
-// fail answers err as a problem: 400 for node.ErrInvalid, 404 for
-// node.ErrNotFound, 500 otherwise.
+// fail answers err as a problem (events/problem): 400 for node.ErrInvalid,
+// 404 for node.ErrNotFound, 500 otherwise.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, node.ErrInvalid):
-		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, err.Error())
-	case errors.Is(err, node.ErrNotFound):
-		s.problem(w, r, http.StatusNotFound, ProblemNotFound, err.Error())
-	default:
-		s.log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-		s.problem(w, r, http.StatusInternalServerError, ProblemInternal, "the node failed to handle the request; its log says why")
-	}
+	problem.Error(w, r, s.log, err)
 }
 
 // decode reads a JSON body into v, refusing unknown fields and trailing
@@ -121,18 +88,18 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			s.problem(w, r, http.StatusUnsupportedMediaType, ProblemMediaType, fmt.Sprintf("Content-Type %q; send application/json", ct))
+			problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, problem.TypeMediaType, fmt.Sprintf("Content-Type %q; send application/json", ct)))
 			return false
 		}
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, "body is not the expected JSON object: "+err.Error())
+		s.fail(w, r, node.Invalid("body is not the expected JSON object: %v", err))
 		return false
 	}
 	if dec.More() {
-		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, "body holds more than one JSON value")
+		s.fail(w, r, node.Invalid("body holds more than one JSON value"))
 		return false
 	}
 	return true
@@ -213,7 +180,7 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 	project := r.URL.Query().Get("project")
 	if project != "" && !events.ValidProject(project) {
-		s.problem(w, r, http.StatusBadRequest, ProblemInvalid, fmt.Sprintf("project %q is not a slug ([a-z0-9][a-z0-9-]*)", project))
+		s.fail(w, r, node.Invalid("project %q is not a slug ([a-z0-9][a-z0-9-]*)", project))
 		return
 	}
 	if err := s.svc.Refresh(r.Context(), project); err != nil {

@@ -18,10 +18,11 @@ import (
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
-	nodebus "github.com/dpihub/dpihub/services/node/bus"
 	"github.com/dpihub/dpihub/services/node/gitfork"
 	"github.com/dpihub/dpihub/services/node/internal/gittest"
 	"github.com/dpihub/dpihub/services/node/kv"
+	"github.com/dpihub/dpihub/services/node/nodebus"
+	"github.com/dpihub/dpihub/services/node/nodegit"
 )
 
 const (
@@ -44,7 +45,8 @@ type world struct {
 	countries map[string]bustest.Country
 	verifier  *sign.Verifier
 	upstream  string
-	nodes     map[string]*nodebus.Node
+	nodes     map[string]*node.Node
+	consumers map[string]*bus.Consumer
 	forks     map[string]node.Fork
 }
 
@@ -62,7 +64,7 @@ func newWorld(t *testing.T, codes ...string) *world {
 	g.Commit(up, "initial import", map[string]string{"src/app.go": app, "README.md": "sample\n"})
 	return &world{
 		t: t, g: g, js: js, b: bustest.Open(t, js), countries: countries, verifier: v,
-		upstream: up, nodes: map[string]*nodebus.Node{}, forks: map[string]node.Fork{},
+		upstream: up, nodes: map[string]*node.Node{}, consumers: map[string]*bus.Consumer{}, forks: map[string]node.Fork{},
 	}
 }
 
@@ -76,17 +78,22 @@ func (w *world) fork(cc string) string {
 	return dir
 }
 
-// start starts cc's node and registers its fork.
-func (w *world) start(cc string) *nodebus.Node {
+// start starts cc's node on the bus, with its state in the country's KV
+// bucket and its large diffs in the object store, and registers its fork.
+func (w *world) start(cc string) *node.Node {
 	w.t.Helper()
 	ctx := context.Background()
 	store, err := kv.Open(ctx, w.js, cc)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	n, err := nodebus.New(ctx, nodebus.Config{
-		Country: cc, Bus: w.b, Signer: w.countries[cc].Signer, Verifier: w.verifier, Store: store,
-		Backoff: []time.Duration{50 * time.Millisecond},
+	patches, err := nodebus.OpenPatches(ctx, w.b)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	n, err := node.New(node.Config{
+		Country: cc, Store: store, Publisher: nodebus.NewPublisher(w.b, w.countries[cc].Signer),
+		Diffs: patches, Git: nodegit.Git{}, Assessor: nodegit.Git{},
 	})
 	if err != nil {
 		w.t.Fatal(err)
@@ -96,11 +103,12 @@ func (w *world) start(cc string) *nodebus.Node {
 			w.t.Fatal(err)
 		}
 	}
-	if err := n.Start(ctx); err != nil {
+	c, err := nodebus.Consume(ctx, w.b, w.verifier, n)
+	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.t.Cleanup(n.Stop)
-	w.nodes[cc] = n
+	w.t.Cleanup(c.Stop)
+	w.nodes[cc], w.consumers[cc] = n, c
 	return n
 }
 
@@ -130,33 +138,46 @@ func (w *world) waitVerdictWithin(t testing.TB, d time.Duration, cc, id, verdict
 	return last
 }
 
-// published reads every event on the stream that matches filter.
+// published reads every event on the stream that matches filter: as many
+// as the stream counts on the filter's subjects when it is called.
 func (w *world) published(filter string) []event.Event {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := w.js.OrderedConsumer(ctx, bus.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	s, err := w.js.Stream(ctx, bus.Stream)
 	if err != nil {
 		panic(err) // the server is gone: nothing else can pass
 	}
-	var out []event.Event
-	for {
-		batch, err := c.FetchNoWait(500)
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		panic(err)
+	}
+	want := 0
+	for _, n := range info.State.Subjects {
+		want += int(n)
+	}
+	c, err := w.js.OrderedConsumer(ctx, bus.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		panic(err)
+	}
+	out := make([]event.Event, 0, want)
+	for len(out) < want {
+		batch, err := c.Fetch(want-len(out), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			panic(err)
 		}
-		n := 0
+		before := len(out)
 		for m := range batch.Messages() {
-			n++
 			e, err := bus.Decode(m.Headers(), m.Data())
 			if err != nil {
 				panic(fmt.Sprintf("undecodable event on the stream: %v", err))
 			}
 			out = append(out, e)
 		}
-		if n == 0 {
-			return out
+		if err := batch.Error(); err != nil || len(out) == before {
+			panic(fmt.Sprintf("read %s: %d of the %d events the stream counts (%v)", filter, len(out), want, err))
 		}
 	}
+	return out
 }
 
 // payloads decodes the events of type T that cc published on filter.
@@ -403,14 +424,15 @@ func TestANodeKeepsItsStateAcrossARestartAndCatchesUp(t *testing.T) {
 	maDir := w.fork("ma")
 	w.fork("ph")
 	w.g.Commit(maDir, "Fix step 3", map[string]string{"src/app.go": gittest.Edit(app, 3, "func step3() { return 33 }")})
-	ma, ph := w.start("ma"), w.start("ph")
+	ma := w.start("ma")
+	w.start("ph")
 
 	first, err := ma.PublishFix(ctx, node.PublishRequest{Project: project, Commit: "HEAD"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.waitVerdict(t, "ph", node.FixKey("ma", first.FixID), events.VerdictApplies)
-	ph.Stop()
+	w.consumers["ph"].Stop()
 
 	w.g.Commit(maDir, "Fix step 30", map[string]string{"src/app.go": gittest.Edit(gittest.Edit(app, 3, "func step3() { return 33 }"), 30, "func step30() { return 3 }")})
 	second, err := ma.PublishFix(ctx, node.PublishRequest{Project: project, Commit: "HEAD"})
