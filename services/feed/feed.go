@@ -5,14 +5,13 @@
 //
 // This package is the domain: types and the Store interface. Package
 // sqlite implements Store; package feedbus feeds it from JetStream (live
-// and by replay); package http (feedhttp) serves it as JSON, CSV, Atom,
-// SSE and a web UI; service.Run wires them.
+// and by replay); package feedhttp serves it as JSON, CSV, Atom, SSE and a
+// web UI; service.Run wires them.
 package feed
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -20,13 +19,23 @@ import (
 	"github.com/dpihub/dpihub/events"
 )
 
-// Errors of the domain.
+// Errors of the domain, by kind (see events.ErrBadInput): the edges decide
+// from the kind, never from the text.
 var (
-	ErrNotFound = errors.New("not found")
-	// ErrBadQuery wraps errors in a search query (bad full-text syntax, a
-	// malformed cursor, an unknown filter value): HTTP 400, never 500.
-	ErrBadQuery = errors.New("bad query")
+	// ErrNotFound: the store does not know what was asked for (a fix id).
+	// It is an events.ErrNotFound.
+	ErrNotFound = events.Sentinel(events.ErrNotFound, "not found")
+	// ErrBadQuery is the kind of the errors only a store can find in a
+	// Query: full-text syntax it cannot run, a cursor it did not make. It
+	// is an events.ErrBadInput: HTTP 400, never 500. events.Detail gives
+	// what to tell the user.
+	ErrBadQuery = events.Sentinel(events.ErrBadInput, "bad query")
 )
+
+// HowAdopted is the How of the assessment a store shows for a country
+// that adopted a fix without assessing it first: an adoption means the
+// fork has the fix, so its Verdict is events.VerdictPresent.
+const HowAdopted = "adopted"
 
 // Event is one verified event as the feed shows it.
 type Event struct {
@@ -42,18 +51,33 @@ type Event struct {
 }
 
 // Query selects events. Zero fields do not filter.
+//
+// The filters (Country, Project, Type, Since, Until) are checked once, by
+// whoever builds the Query from outside input (package feedhttp, at the
+// HTTP edge): a Store trusts them to be well formed and does not check
+// them again. Q and Cursor are the store's own language, so the store
+// checks them and refuses what it cannot run with an ErrBadQuery.
 type Query struct {
 	// Q is full-text search over summaries and payloads. Besides words and
 	// phrases it understands field prefixes: file:<path> (a file a fix
 	// touches), patchid:<hex prefix>, cve:<CVE-id>.
-	Q       string
+	Q string
+	// Country is a valid country code (events.ValidCountry), lower case.
 	Country string
+	// Project is a project slug (events.ValidProject).
 	Project string
-	Type    string // full type or its short form, e.g. fix.published
-	Since   time.Time
-	Until   time.Time
-	Limit   int    // default 50, at most 500
-	Cursor  string // opaque, from Page.Next; results are newest first
+	// Type is a full catalog type, e.g. org.dpihub.fix.published.v1
+	// (events.FullType turns a short form into it).
+	Type string
+	// Since and Until bound the events' time: Since <= time < Until.
+	// When both are set, Since is before Until.
+	Since time.Time
+	Until time.Time
+	// Limit is the page size: 0 means events.DefaultPageLimit, and a
+	// store serves at most events.MaxPageLimit.
+	Limit int
+	// Cursor is opaque, from Page.Next; results are newest first.
+	Cursor string
 }
 
 // Page is one page of results, newest first.
@@ -79,9 +103,9 @@ type Fix struct {
 // Assessment is one country's latest verdict on a fix.
 type Assessment struct {
 	Country       string            `json:"country"`
-	Verdict       string            `json:"verdict"` // present, applies, conflicts, not-applicable
+	Verdict       string            `json:"verdict"` // one of events.Verdicts()
 	PresentAs     string            `json:"present_as,omitempty"`
-	How           string            `json:"how,omitempty"`
+	How           string            `json:"how,omitempty"` // events.How*, or HowAdopted
 	Conflicts     []events.Conflict `json:"conflicts,omitempty"`
 	ThreeWayClean *bool             `json:"three_way_clean,omitempty"`
 	AssessedAt    time.Time         `json:"assessed_at"`

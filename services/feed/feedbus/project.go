@@ -12,6 +12,7 @@ import (
 
 	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/feed"
 )
@@ -33,8 +34,6 @@ type Config struct {
 	// whose handler has not answered, e.g. after a crash (0: the bus
 	// default, 30s).
 	AckWait time.Duration
-	// Workers verify in parallel (0: GOMAXPROCS).
-	Workers int
 }
 
 // Metrics are the projector's collectors.
@@ -47,8 +46,9 @@ type Metrics struct {
 }
 
 // NewMetrics creates the histograms and registers them with reg (nil: not
-// registered). Collectors already registered under the same names are
-// reused, so two projectors can share a registry.
+// registered) through events/metrics.Register: histograms already
+// registered under the same names are reused, so two projectors can share
+// a registry; any other clash is an error.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	// From a second to about 48 days.
 	buckets := prometheus.ExponentialBuckets(1, 4, 12)
@@ -64,21 +64,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: buckets,
 		}, []string{"country"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []**prometheus.HistogramVec{&m.TimeToAssess, &m.TimeToAdopt} {
-		if err := reg.Register(*c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("register %w", err)
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.HistogramVec)
-			if !ok {
-				return nil, fmt.Errorf("register: another collector has the name: %w", err)
-			}
-			*c = existing
-		}
+	if err := errors.Join(metrics.Register(reg, &m.TimeToAssess), metrics.Register(reg, &m.TimeToAdopt)); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -112,7 +99,6 @@ func Project(ctx context.Context, b *bus.Bus, st feed.Store, cfg Config) (*bus.C
 		// as well would only cost memory.
 		Dedupe:  storeDedupes{},
 		AckWait: cfg.AckWait,
-		Workers: cfg.Workers,
 	}, p.handle)
 	if err != nil {
 		return nil, fmt.Errorf("feed projection: %w", err)
@@ -210,7 +196,7 @@ func (p *projector) before(ctx context.Context, e event.Event) func(context.Cont
 				return
 			}
 			for _, a := range f.Assessments {
-				if a.How != howAdopted {
+				if a.How != feed.HowAdopted {
 					p.m.TimeToAssess.WithLabelValues(a.Country).Observe(time.Duration(a.TimeToAssess).Seconds())
 				}
 				if a.TimeToAdopt != nil {
@@ -222,13 +208,9 @@ func (p *projector) before(ctx context.Context, e event.Event) func(context.Cont
 	return nil
 }
 
-// howAdopted marks the row a store shows for a country that adopted a fix
-// without assessing it first.
-const howAdopted = "adopted"
-
 func assessed(f feed.Fix, country string) bool {
 	for _, a := range f.Assessments {
-		if a.Country == country && a.How != howAdopted {
+		if a.Country == country && a.How != feed.HowAdopted {
 			return true
 		}
 	}

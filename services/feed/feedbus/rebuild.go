@@ -32,7 +32,6 @@ type RebuildOption func(*rebuildOptions)
 
 type rebuildOptions struct {
 	refused func(seq uint64, err error)
-	workers int
 }
 
 // OnRefused has fn called for each message Rebuild skips because it is
@@ -41,10 +40,6 @@ type rebuildOptions struct {
 func OnRefused(fn func(seq uint64, err error)) RebuildOption {
 	return func(o *rebuildOptions) { o.refused = fn }
 }
-
-// RebuildWorkers sets how many goroutines decode and verify (default
-// GOMAXPROCS).
-func RebuildWorkers(n int) RebuildOption { return func(o *rebuildOptions) { o.workers = n } }
 
 type rebuildJob struct {
 	msg   jetstream.Msg
@@ -66,7 +61,7 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, st feed.Store, v *sign
 	if v == nil {
 		return errors.New("rebuild: a Verifier is required")
 	}
-	o := rebuildOptions{workers: runtime.GOMAXPROCS(0)}
+	var o rebuildOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -146,7 +141,8 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, st feed.Store, v *sign
 	}()
 	check := func(h bus.Handler) bus.Handler { return bus.Chain(h, bus.Verify(v), bus.Validate()) }
 	var wg sync.WaitGroup
-	for range max(1, o.workers) {
+	// As many workers as cores: decoding and verifying is the work.
+	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for j := range work {
 				prepare(ctx, check, j)

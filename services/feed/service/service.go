@@ -19,7 +19,7 @@ import (
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/feed"
 	"github.com/dpihub/dpihub/services/feed/feedbus"
-	feedhttp "github.com/dpihub/dpihub/services/feed/http"
+	"github.com/dpihub/dpihub/services/feed/feedhttp"
 	"github.com/dpihub/dpihub/services/feed/sqlite"
 )
 
@@ -29,7 +29,10 @@ type Config struct {
 	Bus *bus.Bus
 	// Verifier checks every event against the trust list.
 	Verifier *sign.Verifier
-	// DBPath is the SQLite file of the projection, e.g. "feed.db".
+	// DBPath is the SQLite file of the projection, e.g. "feed.db". The
+	// durable consumer is named "feed-" and the database's id: each
+	// database file has its own position on the stream, and two feeds
+	// with their own files each get every event.
 	DBPath string
 	// HTTPAddr is where the API and UI listen, e.g. "127.0.0.1:8080";
 	// empty: no listener; mount Service.Handler on a mux of your own.
@@ -40,10 +43,6 @@ type Config struct {
 	// prometheus.Gatherer (a *prometheus.Registry) and HTTPAddr is set,
 	// /metrics serves it. nil: not registered.
 	Registerer prometheus.Registerer
-	// ConsumerName is the durable consumer's name (default "feed-" and
-	// the database's id: each database file has its own position on the
-	// stream, and two feeds with their own files each get every event).
-	ConsumerName string
 }
 
 // Service is a running feed.
@@ -62,6 +61,11 @@ type Service struct {
 
 // Start opens the store, starts the projector and, with HTTPAddr, the
 // HTTP server; it returns once all run. Close stops them.
+//
+// When ctx ends before Start returns, Start stops what it had started,
+// closes the store and returns an error that wraps ctx.Err(): nothing
+// listens, consumes or holds the database afterwards. A ctx that ends
+// after Start returned stops the projector; Close stops the rest.
 func Start(ctx context.Context, cfg Config) (*Service, error) {
 	switch {
 	case cfg.Bus == nil:
@@ -74,46 +78,56 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	log := cfg.Logger.With(zap.String("service", "feed"))
+	s := &Service{bc: feedhttp.NewBroadcaster(), log: cfg.Logger.With(zap.String("service", "feed")), served: make(chan error, 1)}
+	if err := s.start(ctx, cfg); err != nil {
+		// Whichever step failed, a start that ctx cut short says so: the
+		// caller asked for it, and Run then stops cleanly.
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return nil, errors.Join(err, s.Close(cctx))
+	}
+	return s, nil
+}
+
+// start starts the parts in order; what it started is in s, for Close.
+func (s *Service) start(ctx context.Context, cfg Config) error {
 	st, err := sqlite.Open(ctx, cfg.DBPath)
 	if err != nil {
-		return nil, fmt.Errorf("feed: open store %s: %w", cfg.DBPath, err)
+		return fmt.Errorf("feed: %w", err) // it names the file
 	}
-	s := &Service{store: st, bc: feedhttp.NewBroadcaster(), log: log, served: make(chan error, 1)}
+	s.store = st
 
-	opts := []feedhttp.Option{feedhttp.WithLogger(log), feedhttp.WithBroadcaster(s.bc)}
-	if cfg.Registerer != nil {
-		opts = append(opts, feedhttp.WithRegisterer(cfg.Registerer))
-		if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && cfg.HTTPAddr != "" {
-			opts = append(opts, feedhttp.WithGatherer(g))
-		}
+	m, err := feedhttp.NewMetrics(cfg.Registerer)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	opts := []feedhttp.Option{feedhttp.WithLogger(s.log), feedhttp.WithBroadcaster(s.bc), feedhttp.WithMetrics(m)}
+	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && cfg.HTTPAddr != "" {
+		opts = append(opts, feedhttp.WithGatherer(g))
 	}
 	s.handler = feedhttp.New(st, opts...)
 
+	id, err := st.ID(ctx)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	name := "feed-" + id
 	// The projector applies through the broadcaster, so that open streams
 	// and pages hear of each event once it is stored.
-	if cfg.ConsumerName == "" {
-		id, err := st.ID(ctx)
-		if err != nil {
-			st.Close()
-			return nil, fmt.Errorf("feed: %w", err)
-		}
-		cfg.ConsumerName = "feed-" + id
-	}
 	s.cons, err = feedbus.Project(ctx, cfg.Bus, s.bc.Wrap(st), feedbus.Config{
-		Name: cfg.ConsumerName, Verifier: cfg.Verifier, Registerer: cfg.Registerer,
+		Name: name, Verifier: cfg.Verifier, Registerer: cfg.Registerer,
 	})
 	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("feed: %w", err)
+		return fmt.Errorf("feed: %w", err)
 	}
 
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
-			s.cons.Stop()
-			st.Close()
-			return nil, fmt.Errorf("feed: listen on %s: %w", cfg.HTTPAddr, err)
+			return fmt.Errorf("feed: listen on %s: %w", cfg.HTTPAddr, err)
 		}
 		s.addr = ln.Addr().String()
 		base, cancel := context.WithCancel(context.Background())
@@ -124,10 +138,17 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 			BaseContext:       func(net.Listener) context.Context { return base },
 		}
 		go func() { s.served <- s.srv.Serve(ln) }()
-		log.Info("feed serves", zap.String("addr", s.addr))
 	}
-	log.Info("feed started", zap.String("db", cfg.DBPath), zap.String("consumer", cfg.ConsumerName))
-	return s, nil
+	// A step may not have noticed that ctx ended (a listen does not
+	// look): a start cut short returns no running feed.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("feed: start: %w", err)
+	}
+	if s.addr != "" {
+		s.log.Info("feed serves", zap.String("addr", s.addr))
+	}
+	s.log.Info("feed started", zap.String("db", cfg.DBPath), zap.String("consumer", name))
+	return nil
 }
 
 // Handler is the feed's HTTP handler (API, Atom, CSV, SSE, UI), for a host
@@ -145,7 +166,8 @@ func (s *Service) Store() feed.Store { return s.store }
 func (s *Service) Broadcaster() *feedhttp.Broadcaster { return s.bc }
 
 // Close stops the HTTP server (ending open streams; requests in flight
-// get until ctx ends), then the projector, then closes the store.
+// get until ctx ends), then the projector, then closes the store. It
+// stops only what runs, so Start uses it on a start cut short.
 func (s *Service) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
@@ -155,9 +177,13 @@ func (s *Service) Close(ctx context.Context) error {
 				err = errors.Join(err, fmt.Errorf("feed: stop HTTP: %w", e))
 			}
 		}
-		s.cons.Stop()
-		if e := s.store.Close(); e != nil {
-			err = errors.Join(err, fmt.Errorf("feed: close store: %w", e))
+		if s.cons != nil {
+			s.cons.Stop()
+		}
+		if s.store != nil {
+			if e := s.store.Close(); e != nil {
+				err = errors.Join(err, fmt.Errorf("feed: close store: %w", e))
+			}
 		}
 		s.log.Info("feed stopped")
 	})
@@ -165,11 +191,15 @@ func (s *Service) Close(ctx context.Context) error {
 }
 
 // Run runs the feed until ctx is cancelled, then stops it and returns
-// nil. It returns an error at once when the feed cannot start, and when
-// its HTTP server fails.
+// nil; ctx cancelled while the feed starts is the same clean stop. It
+// returns an error at once when the feed cannot start, and when its HTTP
+// server fails.
 func Run(ctx context.Context, cfg Config) error {
 	s, err := Start(ctx, cfg)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return nil // Start stopped what it had started
+		}
 		return err
 	}
 	var runErr error

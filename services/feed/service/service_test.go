@@ -2,7 +2,10 @@ package service_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +18,7 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
-	"github.com/dpihub/dpihub/services/feed/http/feedtest"
+	"github.com/dpihub/dpihub/services/feed/feedhttp/feedtest"
 	"github.com/dpihub/dpihub/services/feed/service"
 )
 
@@ -201,8 +204,8 @@ func TestRunStopsOnCancelEvenWithAnOpenStream(t *testing.T) {
 	rcancel()
 	select {
 	case err := <-done:
-		if err != nil && !strings.Contains(err.Error(), "context canceled") {
-			t.Fatalf("Run: %v", err)
+		if err != nil {
+			t.Fatalf("Run: %v, want nil: a cancelled feed stops cleanly", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run does not return after cancel")
@@ -212,4 +215,117 @@ func TestRunStopsOnCancelEvenWithAnOpenStream(t *testing.T) {
 func bustestWaitSubscribed(t *testing.T, w *world) {
 	t.Helper()
 	bustest.Eventually(t, 10*time.Second, "the page's stream subscribes", func() bool { return w.svc.Broadcaster().Subscribers() >= 1 })
+}
+
+// TestCancellingTheStartIsACleanStop: a feed whose ctx is cancelled while
+// it starts, at whatever moment, stops as if it had run: Run returns nil,
+// Start returns a running feed or an error that is context.Canceled, and
+// afterwards nothing listens on the port or holds the database.
+func TestCancellingTheStartIsACleanStop(t *testing.T) {
+	w := newWorld(t)
+	w.publish(t, w.steps) // work in hand for a projector that started
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	reg := prometheus.NewRegistry() // each start registers its metrics again
+	config := func(t *testing.T) service.Config {
+		return service.Config{
+			Bus: w.bus, Verifier: w.verifier, DBPath: filepath.Join(t.TempDir(), "feed.db"),
+			HTTPAddr: addr, Registerer: reg,
+		}
+	}
+	// cancelled returns a context cancelled after d; before it is
+	// returned when d is negative.
+	cancelled := func(t *testing.T, d time.Duration) context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		if d < 0 {
+			cancel()
+		} else {
+			time.AfterFunc(d, cancel)
+		}
+		return ctx
+	}
+	nothingLeft := func(t *testing.T, cfg service.Config) {
+		t.Helper()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("the port is still taken: %v", err)
+		}
+		ln.Close()
+		if n, ok := openFiles(cfg.DBPath); ok && n > 0 {
+			t.Fatalf("the database is still open: %d files of %s", n, filepath.Base(cfg.DBPath))
+		}
+	}
+	delays := []time.Duration{-1, 0, 50 * time.Microsecond, 200 * time.Microsecond, 500 * time.Microsecond,
+		time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
+		20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond}
+	name := func(d time.Duration) string {
+		if d < 0 {
+			return "before it starts"
+		}
+		return "after " + d.String()
+	}
+	for _, d := range delays {
+		t.Run("Run returns nil when cancelled "+name(d), func(t *testing.T) {
+			cfg := config(t)
+			done := make(chan error, 1)
+			go func() { done <- service.Run(cancelled(t, d), cfg) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Run: %v, want nil", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run does not return after cancel")
+			}
+			nothingLeft(t, cfg)
+		})
+		t.Run("Start stops what it started when cancelled "+name(d), func(t *testing.T) {
+			cfg := config(t)
+			svc, err := service.Start(cancelled(t, d), cfg)
+			switch {
+			case err == nil && d < 0:
+				t.Fatal("Start with a cancelled ctx returned a running feed")
+			case err == nil:
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := svc.Close(sctx); err != nil {
+					t.Fatalf("close: %v", err)
+				}
+			case !errors.Is(err, context.Canceled):
+				t.Fatalf("Start: %v, want an error that is context.Canceled", err)
+			}
+			nothingLeft(t, cfg)
+		})
+	}
+	// A feed started on a file that a cancelled start left gets every
+	// event: the cut-short start broke nothing.
+	t.Run("a feed started afterwards on the same file gets every event", func(t *testing.T) {
+		cfg := config(t)
+		if err := service.Run(cancelled(t, 2*time.Millisecond), cfg); err != nil {
+			t.Fatal(err)
+		}
+		svc, _ := w.startFeed(t, cfg.DBPath)
+		waitAll(t, svc, len(w.steps))
+	})
+}
+
+// openFiles counts the files this process holds open whose path starts
+// with prefix (a database, its -wal and -shm); ok is false where the
+// system does not say (no /proc/self/fd).
+func openFiles(prefix string) (n int, ok bool) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n, true
 }

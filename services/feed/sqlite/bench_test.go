@@ -192,13 +192,13 @@ func BenchmarkFeed(b *testing.B) {
 				{"uncommon", uncommon, feed.Query{}},
 				{"common", common, feed.Query{}},
 				{"common+country", common, feed.Query{Country: "ph"}},
-				{"common+type", common, feed.Query{Type: "proposal.objected"}},
+				{"common+type", common, feed.Query{Type: events.TypeProposalObjected}},
 			} {
 				lat := make([]time.Duration, 0, len(set.words))
 				found := 0
 				for _, w := range set.words {
 					q := set.q
-					q.Q, q.Limit = w, DefaultLimit
+					q.Q, q.Limit = w, events.DefaultPageLimit
 					start := time.Now()
 					page, err := st.Events(ctx, q)
 					lat = append(lat, time.Since(start))

@@ -35,8 +35,9 @@
 //
 // Anything else (unbalanced quotes, a lone operator or -, a field with no
 // value, a term with no letter or digit, more than 32 terms or 1000 bytes)
-// is an error wrapping feed.ErrBadQuery, as are a malformed cursor and an
-// unknown country, project or type filter.
+// is an error of kind feed.ErrBadQuery, as is a malformed cursor. The
+// filters (country, project, type, time) are checked before they reach
+// the store, as feed.Query says.
 //
 // # Newest first
 //

@@ -1,12 +1,12 @@
 package sqlite
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/services/feed"
 )
 
@@ -43,8 +43,10 @@ var (
 	cveID = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
 )
 
+// badQuery is an error in a query or cursor: of kind feed.ErrBadQuery,
+// with a detail for the user.
 func badQuery(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", feed.ErrBadQuery, fmt.Sprintf(format, args...))
+	return events.Errorf(feed.ErrBadQuery, format, args...)
 }
 
 // word is one whitespace-separated piece of a query as typed.

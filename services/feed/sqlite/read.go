@@ -8,23 +8,23 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/services/feed"
 )
 
-// Page sizes.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 500
-	// MaxList caps Proposals and Duplicates, newest first.
-	MaxList = 1000
-)
+// MaxList caps Proposals and Duplicates, newest first.
+const MaxList = 1000
 
 // LastSeq implements feed.Store.
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
@@ -53,28 +53,20 @@ func decodeCursor(c string) (int64, error) {
 	return seq, nil
 }
 
-// FullType resolves an event type filter: a full type name or its short
-// form (fix.published).
-func FullType(t string) (string, bool) {
-	if _, ok := events.Lookup(t); ok {
-		return t, true
-	}
-	for _, sp := range events.Catalog() {
-		if t == sp.Kind+"."+sp.Verb {
-			return sp.Type, true
-		}
-	}
-	return "", false
-}
-
 // Events implements feed.Store: events newest first, filtered; Q is
-// translated by ftsQuery. Bad input is an error wrapping feed.ErrBadQuery.
+// translated by ftsQuery. A query or cursor the store cannot use is an
+// error of kind feed.ErrBadQuery.
+//
+// The filters are trusted as feed.Query says (feedhttp checks them): they
+// reach SQL only as bound parameters and FTS5 only as hashed tokens
+// (metaToken), so a value that breaks the contract finds nothing and never
+// changes a statement.
 func (s *Store) Events(ctx context.Context, q feed.Query) (feed.Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
-		limit = DefaultLimit
+		limit = events.DefaultPageLimit
 	}
-	limit = min(limit, MaxLimit)
+	limit = min(limit, events.MaxPageLimit)
 	match, err := ftsQuery(q.Q)
 	if err != nil {
 		return feed.Page{}, err
@@ -85,33 +77,19 @@ func (s *Store) Events(ctx context.Context, q feed.Query) (feed.Page, error) {
 		meta  []string // filter tokens, matched in column meta
 	)
 	if q.Country != "" {
-		cc := strings.ToLower(q.Country)
-		if !events.ValidCountry(cc) {
-			return feed.Page{}, badQuery("country %q is not a two-letter code or hub", q.Country)
-		}
-		meta = append(meta, metaToken('c', cc))
+		meta = append(meta, metaToken('c', q.Country))
 		where = append(where, "e.country = ?")
-		args = append(args, cc)
+		args = append(args, q.Country)
 	}
 	if q.Project != "" {
-		if !events.ValidProject(q.Project) {
-			return feed.Page{}, badQuery("project %q is not a project slug", q.Project)
-		}
 		meta = append(meta, metaToken('p', q.Project))
 		where = append(where, "e.project = ?")
 		args = append(args, q.Project)
 	}
 	if q.Type != "" {
-		t, ok := FullType(q.Type)
-		if !ok {
-			return feed.Page{}, badQuery("type %q is not an event type", q.Type)
-		}
-		meta = append(meta, metaToken('t', t))
+		meta = append(meta, metaToken('t', q.Type))
 		where = append(where, "e.type = ?")
-		args = append(args, t)
-	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return feed.Page{}, badQuery("since %s is not before until %s", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339))
+		args = append(args, q.Type)
 	}
 	if !q.Since.IsZero() {
 		where = append(where, "e.time >= ?")
@@ -160,7 +138,7 @@ func (s *Store) Events(ctx context.Context, q feed.Query) (feed.Page, error) {
 
 	rows, err := s.r.QueryContext(ctx, sqlText.String(), args...)
 	if err != nil {
-		return feed.Page{}, queryError(err)
+		return feed.Page{}, s.queryError(ctx, match, err)
 	}
 	defer rows.Close()
 	page := feed.Page{Events: []feed.Event{}}
@@ -178,7 +156,7 @@ func (s *Store) Events(ctx context.Context, q feed.Query) (feed.Page, error) {
 		page.Events = append(page.Events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return feed.Page{}, queryError(err)
+		return feed.Page{}, s.queryError(ctx, match, err)
 	}
 	if len(page.Events) > limit {
 		page.Events = page.Events[:limit]
@@ -187,14 +165,42 @@ func (s *Store) Events(ctx context.Context, q feed.Query) (feed.Page, error) {
 	return page, nil
 }
 
-// queryError wraps an error of FTS5 itself in feed.ErrBadQuery: ftsQuery
-// should never let one through, but if it does the caller's query is at
-// fault, not the server.
-func queryError(err error) error {
-	if strings.Contains(err.Error(), "fts5") {
-		return fmt.Errorf("%w: %v", feed.ErrBadQuery, err)
+// queryError says whose fault a failed search is. ftsQuery should never
+// let through a MATCH expression that FTS5 refuses, but if it does, the
+// caller's query is at fault, not the feed. SQLite reports a bad
+// expression as SQLITE_ERROR, as it does a broken statement; so the
+// expression is tried alone, in a statement that runs with an expression
+// known to be good: if SQLite refuses only ours, the error is a
+// feed.ErrBadQuery. The probes run only after a search failed, so a search
+// that works costs nothing more.
+func (s *Store) queryError(ctx context.Context, match string, err error) error {
+	if match != "" && sqliteCode(err) == sqlite3.SQLITE_ERROR {
+		if perr := s.probeMatch(ctx, match); sqliteCode(perr) == sqlite3.SQLITE_ERROR && s.probeMatch(ctx, `"dpihub"`) == nil {
+			return events.Errorf(feed.ErrBadQuery, "%v", perr)
+		}
 	}
 	return fmt.Errorf("events: %w", err)
+}
+
+// probeMatch runs a statement whose only input is the MATCH expression.
+func (s *Store) probeMatch(ctx context.Context, match string) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT 1`, match)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
+// sqliteCode is the primary result code of the SQLite error in err's
+// chain (SQLITE_ERROR, SQLITE_BUSY, ...), 0 if there is none.
+func sqliteCode(err error) int {
+	if e, ok := errors.AsType[*sqlitedriver.Error](err); ok {
+		return e.Code() & 0xff // without the extended code's high bits
+	}
+	return 0
 }
 
 // Fix implements feed.Store.
@@ -210,12 +216,13 @@ func (s *Store) Fix(ctx context.Context, id string) (feed.Fix, error) {
 }
 
 // Fixes implements feed.Store: newest first (in stream order), limit
-// defaulting to DefaultLimit and capped at MaxLimit.
+// defaulting to events.DefaultPageLimit and capped at
+// events.MaxPageLimit.
 func (s *Store) Fixes(ctx context.Context, project string, limit int) ([]feed.Fix, error) {
 	if limit <= 0 {
-		limit = DefaultLimit
+		limit = events.DefaultPageLimit
 	}
-	limit = min(limit, MaxLimit)
+	limit = min(limit, events.MaxPageLimit)
 	var (
 		fixes []feed.Fix
 		err   error
@@ -234,11 +241,11 @@ func (s *Store) Fixes(ctx context.Context, project string, limit int) ([]feed.Fi
 // fixes reads fixes selected by tail and their assessments, in one read
 // transaction so that the matrix is consistent.
 func (s *Store) fixes(ctx context.Context, tail string, args ...any) ([]feed.Fix, error) {
-	tx, err := s.r.BeginTx(ctx, nil)
+	tx, end, err := begin(ctx, s.r)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer end()
 	rows, err := tx.QueryContext(ctx, `SELECT fix_id, event_id, country, project, title, patch_id, files, cves, published
 		FROM fixes `+tail, args...)
 	if err != nil {
@@ -286,18 +293,18 @@ func (s *Store) fixes(ctx context.Context, tail string, args ...any) ([]feed.Fix
 	in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
 	// Assessments with their adoption, and adoptions that no assessment
 	// preceded: an adoption means the patch-id is in the fork, so it
-	// shows as present.
+	// shows as present, found by adoption (feed.HowAdopted).
 	rows, err = tx.QueryContext(ctx, `
 		SELECT a.fix_id, a.country, a.verdict, a.present_as, a.how, a.conflicts, a.three_way_clean,
 			a.assessed, a.first_assessed, d.adopted
 		FROM assessments a LEFT JOIN adoptions d ON d.fix_id = a.fix_id AND d.country = a.country
 		WHERE a.fix_id IN (`+in+`)
 		UNION ALL
-		SELECT d.fix_id, d.country, 'present', d.commit_id, 'adopted', '[]', NULL, d.adopted, d.adopted, d.adopted
+		SELECT d.fix_id, d.country, ?, d.commit_id, ?, '[]', NULL, d.adopted, d.adopted, d.adopted
 		FROM adoptions d
 		WHERE d.fix_id IN (`+in+`)
 			AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.fix_id = d.fix_id AND a.country = d.country)
-		ORDER BY 1, 2`, append(ids, ids...)...)
+		ORDER BY 1, 2`, slices.Concat(ids, []any{events.VerdictPresent, feed.HowAdopted}, ids)...)
 	if err != nil {
 		return nil, err
 	}
@@ -344,17 +351,18 @@ func since(published, t time.Time) feed.Duration {
 // Proposals implements feed.Store: the newest MaxList proposals of
 // project ("" for all), with their status and reactions.
 func (s *Store) Proposals(ctx context.Context, project string) ([]feed.Proposal, error) {
-	tx, err := s.r.BeginTx(ctx, nil)
+	tx, end, err := begin(ctx, s.r)
 	if err != nil {
 		return nil, fmt.Errorf("proposals: %w", err)
 	}
-	defer tx.Rollback()
-	filter, args := "", []any{}
+	defer end()
+	// A proposal whose status never changed is open.
+	filter, args := "", []any{events.ProposalOpen}
 	if project != "" {
 		filter, args = "WHERE p.project = ?", append(args, project)
 	}
 	rows, err := tx.QueryContext(ctx, `
-		SELECT p.proposal_id, p.country, p.project, p.title, p.body, p.labels, coalesce(s.status, 'open'), p.submitted
+		SELECT p.proposal_id, p.country, p.project, p.title, p.body, p.labels, coalesce(s.status, ?), p.submitted
 		FROM proposals p LEFT JOIN proposal_status s ON s.proposal_id = p.proposal_id
 		`+filter+` ORDER BY p.seq DESC LIMIT ?`, append(args, MaxList)...)
 	if err != nil {
@@ -527,11 +535,11 @@ func (s *Store) ID(ctx context.Context) (string, error) {
 // primary-key order, each value tagged with its type, in one read
 // transaction.
 func (s *Store) Digest(ctx context.Context) (string, error) {
-	tx, err := s.r.BeginTx(ctx, nil)
+	tx, end, err := begin(ctx, s.r)
 	if err != nil {
 		return "", fmt.Errorf("digest: %w", err)
 	}
-	defer tx.Rollback()
+	defer end()
 	h := sha256.New()
 	var buf [9]byte
 	writeBytes := func(tag byte, b []byte) {

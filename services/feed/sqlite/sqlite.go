@@ -162,15 +162,44 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// inTx runs fn in a write transaction, committing if it returns nil.
+// inTx runs fn in a write transaction, committing if it returns nil and
+// ctx has not ended.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, end, err := begin(ctx, s.w)
 	if err != nil {
 		return err
 	}
+	defer end()
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// begin begins a transaction on db, after waiting for a connection as long
+// as ctx lets it; end rolls it back unless it was committed, and gives the
+// connection back.
+//
+// The transaction itself does not watch ctx (its statements do): for a
+// cancelled transaction database/sql rolls back on a goroutine of its own,
+// so the connection could still be busy after the caller returned, and a
+// Close right after (a feed stopped, or cancelled while it starts) would
+// leave the file open. Here the connection is back when end returns.
+func begin(ctx context.Context, db *sql.DB) (tx *sql.Tx, end func(), err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err = conn.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return tx, func() {
+		tx.Rollback() // ErrTxDone after a commit
+		conn.Close()
+	}, nil
 }

@@ -179,7 +179,7 @@ func (g *Generator) Next() (string, event.Event) {
 		a := events.FixAssessed{FixID: f.id, PatchID: f.patchID, Verdict: verdicts[g.r.IntN(len(verdicts))], Branch: cc + "-prod", Head: g.hex(40)}
 		switch a.Verdict {
 		case events.VerdictPresent:
-			a.PresentAs, a.How = g.hex(40), "patch-id"
+			a.PresentAs, a.How = g.hex(40), events.HowPatchID
 		case events.VerdictConflicts:
 			a.Conflicts = []events.Conflict{{File: g.files[g.r.IntN(len(g.files))], Hunk: 1 + g.r.IntN(3)}}
 		}

@@ -55,7 +55,7 @@ func Story(base time.Time) ([]Step, error) {
 	t := 10 * time.Minute
 	b.add(ma, Project, t, &fix)
 	b.add(ph, Project, t+800*time.Millisecond, &events.FixAssessed{FixID: fix.FixID, PatchID: fix.PatchID, Verdict: events.VerdictApplies, Branch: "release-1.2.0-ph", Head: "3f1c0a9d2b7e4c6a8f0e1d2c3b4a59687766554a"})
-	b.add(lk, Project, t+1100*time.Millisecond, &events.FixAssessed{FixID: fix.FixID, PatchID: fix.PatchID, Verdict: events.VerdictPresent, PresentAs: "9a8b7c6d5e4f30211f0e9d8c7b6a594837261504", How: "patch-id", Branch: "lk-prod", Head: "0b1c2d3e4f5061728394a5b6c7d8e9f00112233a"})
+	b.add(lk, Project, t+1100*time.Millisecond, &events.FixAssessed{FixID: fix.FixID, PatchID: fix.PatchID, Verdict: events.VerdictPresent, PresentAs: "9a8b7c6d5e4f30211f0e9d8c7b6a594837261504", How: events.HowPatchID, Branch: "lk-prod", Head: "0b1c2d3e4f5061728394a5b6c7d8e9f00112233a"})
 	f := false
 	b.add(ke, Project, t+2400*time.Millisecond, &events.FixAssessed{FixID: fix.FixID, PatchID: fix.PatchID, Verdict: events.VerdictConflicts,
 		Conflicts:     []events.Conflict{{File: fix.Files[0], Hunk: 1, Reason: "context does not match at line 412"}},

@@ -20,8 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/feed"
-	feedhttp "github.com/dpihub/dpihub/services/feed/http"
+	"github.com/dpihub/dpihub/services/feed/feedhttp"
 )
 
 func TestEventsAPIFiltersAndSearchNarrowTheList(t *testing.T) {
@@ -44,6 +46,7 @@ func TestEventsAPIFiltersAndSearchNarrowTheList(t *testing.T) {
 	}{
 		{"a country keeps only its events", "country=ke", func(e feed.Event) bool { return e.Country == "ke" }, 4},
 		{"a project keeps only its events", "project=mosip-registration", func(e feed.Event) bool { return e.Project == "mosip-registration" }, 3},
+		{"an upper-case country is understood", "country=KE", func(e feed.Event) bool { return e.Country == "ke" }, 4},
 		{"a short type is understood", "type=fix.assessed", func(e feed.Event) bool { return e.Type == events.TypeFixAssessed }, 7},
 		{"a full type is understood", "type=" + events.TypeProposalEndorsed, func(e feed.Event) bool { return e.Type == events.TypeProposalEndorsed }, 3},
 		{"filters combine", "country=ph&type=fix.assessed", func(e feed.Event) bool { return e.Country == "ph" && e.Type == events.TypeFixAssessed }, 2},
@@ -125,7 +128,9 @@ func TestBadInputIsAProblemNeverA500(t *testing.T) {
 		{"a cursor the feed never gave", "/api/v1/events?cursor=not-a-cursor", 400},
 		{"a since that is not a time", "/api/v1/events?since=yesterday", 400},
 		{"an until before since", "/api/v1/events?since=2025-03-15&until=2025-03-14", 400},
+		{"an until equal to since", "/api/v1/events?since=2025-03-14T10:00:00Z&until=2025-03-14T10:00:00Z", 400},
 		{"a country that is not a code", "/api/v1/events?country=Morocco", 400},
+		{"a project filter that is not a slug", "/api/v1/events?project=Not%20A%20Slug", 400},
 		{"a type not in the catalog", "/api/v1/events?type=fix.deleted", 400},
 		{"bad input to the CSV export", "/api/v1/events.csv?cursor=zzz", 400},
 		{"bad input to the Atom feed", "/feed.atom?q=" + url.QueryEscape(`"oops`), 400},
@@ -142,10 +147,10 @@ func TestBadInputIsAProblemNeverA500(t *testing.T) {
 			if res.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", res.StatusCode, tc.status, b)
 			}
-			if ct := res.Header.Get("Content-Type"); ct != feedhttp.ContentTypeProblem {
-				t.Fatalf("Content-Type %q, want %q", ct, feedhttp.ContentTypeProblem)
+			if ct := res.Header.Get("Content-Type"); ct != problem.ContentType {
+				t.Fatalf("Content-Type %q, want %q", ct, problem.ContentType)
 			}
-			var p feedhttp.Problem
+			var p problem.Problem
 			if err := json.Unmarshal(b, &p); err != nil {
 				t.Fatalf("not a problem: %v: %s", err, b)
 			}
@@ -486,7 +491,7 @@ func TestStreamResumesAfterLastEventIDThenGoesLive(t *testing.T) {
 	resume, comments := open(t, "", "3")
 	all, _ := open(t, "", "")
 	onlyKE, _ := open(t, "country=ke", "")
-	eventually(t, func() bool { return bc.Subscribers() == 3 })
+	bustest.Eventually(t, 10*time.Second, "the three streams subscribe", func() bool { return bc.Subscribers() == 3 })
 
 	// The resumed stream first sends what it missed, oldest first.
 	for seq := 4; seq <= half; seq++ {
@@ -534,17 +539,21 @@ func TestStreamResumesAfterLastEventIDThenGoesLive(t *testing.T) {
 	default:
 	}
 	// Heartbeats keep the connection alive.
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case c := <-comments:
-			if strings.HasPrefix(c, "heartbeat") {
-				return
+	bustest.Eventually(t, 5*time.Second, "a heartbeat comment", func() bool {
+		for {
+			select {
+			case c, ok := <-comments:
+				if !ok {
+					return false // the stream ended: no heartbeat will come
+				}
+				if strings.HasPrefix(c, "heartbeat") {
+					return true
+				}
+			default:
+				return false
 			}
-		case <-deadline:
-			t.Fatal("no heartbeat comment within 5s")
 		}
-	}
+	})
 }
 
 func TestStreamWithASearchSendsOnlyMatchingEvents(t *testing.T) {
@@ -561,7 +570,7 @@ func TestStreamWithASearchSendsOnlyMatchingEvents(t *testing.T) {
 	}
 	defer res.Body.Close()
 	evs, _ := readSSE(res.Body)
-	eventually(t, func() bool { return bc.Subscribers() == 1 })
+	bustest.Eventually(t, 10*time.Second, "the stream subscribes", func() bool { return bc.Subscribers() == 1 })
 	apply(t, bc.Wrap(st), 1, steps)
 	e := next(t, evs, 5*time.Second)
 	if !strings.Contains(strings.ToLower(e.Data), "transliteration") {
@@ -609,7 +618,16 @@ func TestUIPagesRenderTheStory(t *testing.T) {
 func TestMetricsAndHealthzAreOptional(t *testing.T) {
 	st := openStore(t)
 	reg := prometheus.NewRegistry()
-	with := newServer(t, feedhttp.New(st, feedhttp.WithGatherer(reg), feedhttp.WithRegisterer(reg)))
+	m, err := feedhttp.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A handler made again on the same registry (a feed restarted in one
+	// process) counts on the same collectors.
+	if again, err := feedhttp.NewMetrics(reg); err != nil || again == nil {
+		t.Fatalf("metrics registered again: %v", err)
+	}
+	with := newServer(t, feedhttp.New(st, feedhttp.WithGatherer(reg), feedhttp.WithMetrics(m)))
 	without := newServer(t, feedhttp.New(st, feedhttp.WithoutHealthz()))
 	get := func(u string) (int, string) {
 		res, err := http.Get(u)

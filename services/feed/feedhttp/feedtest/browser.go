@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/dpihub/dpihub/events/bus/bustest"
 )
 
 // ChromiumPath is where Debian's chromium package puts the browser.
@@ -65,20 +67,24 @@ func Browser(t testing.TB) context.Context {
 }
 
 // WaitJS waits until the JavaScript expression expr is true in the page,
-// failing the test after 15 s with what.
+// failing the test after 15 s with what (and the last error evaluating
+// expr, if there was one).
 func WaitJS(t testing.TB, ctx context.Context, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var last error
+	done := false
+	defer func() { // also when Eventually fails the test
+		t.Helper()
+		if !done && last != nil {
+			t.Logf("%s: last error evaluating %s: %v", what, expr, last)
+		}
+	}()
+	bustest.Eventually(t, 15*time.Second, what, func() bool {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 15s: %s (last error: %v)", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		last = err
+		return err == nil && ok
+	})
+	done = true
 }
 
 // JS evaluates expr in the page and returns its value.

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/dpihub/dpihub/services/feed"
-	feedhttp "github.com/dpihub/dpihub/services/feed/http"
-	"github.com/dpihub/dpihub/services/feed/http/feedtest"
+	"github.com/dpihub/dpihub/services/feed/feedhttp"
+	"github.com/dpihub/dpihub/services/feed/feedhttp/feedtest"
 	"github.com/dpihub/dpihub/services/feed/sqlite"
 )
 
@@ -177,17 +177,4 @@ func newServer(t testing.TB, h http.Handler) string {
 		srv.Close()
 	})
 	return srv.URL
-}
-
-// eventually fails the test unless cond holds within 10s; it polls, it
-// does not sleep a fixed time.
-func eventually(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/feed"
 )
 
@@ -28,18 +30,18 @@ const maxCSVRows = 100_000
 func (s *server) csvEvents(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r.URL.Query())
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	all := r.URL.Query().Get("limit") == ""
 	if all {
-		q.Limit = MaxLimit
+		q.Limit = events.MaxPageLimit
 	}
 	// Ask for the first page before writing anything, so a bad query or
 	// cursor is still a problem+json, not a truncated CSV.
 	p, err := s.st.Events(r.Context(), q)
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
@@ -60,8 +62,11 @@ func (s *server) csvEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Cursor = p.Next
 		if p, err = s.st.Events(r.Context(), q); err != nil {
-			// The header is out: say so in the log; the CSV ends short.
-			s.classify(r, err)
+			// The header is out: the CSV ends short, and a failure of
+			// the feed goes to the log.
+			if _, internal := problem.For(err); internal {
+				s.log.Error("CSV export ends short", zap.String("uri", r.URL.RequestURI()), zap.Error(err))
+			}
 			break
 		}
 	}
@@ -116,11 +121,8 @@ type atomEntry struct {
 // atomTime is the date-time format of RFC 3339 that Atom requires.
 func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// base is the absolute URL that links start with.
-func (s *server) base(r *http.Request) string {
-	if s.baseURL != "" {
-		return s.baseURL
-	}
+// baseURL is the absolute URL that links start with, from the request.
+func baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -143,15 +145,15 @@ func EntryID(source, id string) string {
 func (s *server) atom(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r.URL.Query())
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	p, err := s.st.Events(r.Context(), q)
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
-	base := s.base(r)
+	base := baseURL(r)
 	filters := encodeQuery(q, false).Encode()
 	self := base + "/feed.atom"
 	html := base + "/"
@@ -175,7 +177,7 @@ func (s *server) atom(w http.ResponseWriter, r *http.Request) {
 	if p.Next != "" {
 		next := encodeQuery(q, false)
 		next.Set("cursor", p.Next)
-		if q.Limit != DefaultLimit {
+		if q.Limit != events.DefaultPageLimit {
 			next.Set("limit", strconv.Itoa(q.Limit))
 		}
 		f.Links = append(f.Links, atomLink{Rel: "next", Type: "application/atom+xml", Href: base + "/feed.atom?" + next.Encode()})
@@ -187,7 +189,7 @@ func (s *server) atom(w http.ResponseWriter, r *http.Request) {
 		}
 		title := e.Summary
 		if title == "" {
-			title = shortType(e.Type)
+			title = events.ShortType(e.Type)
 		}
 		entry := atomEntry{
 			ID:        EntryID(e.Source, e.ID),
@@ -196,7 +198,7 @@ func (s *server) atom(w http.ResponseWriter, r *http.Request) {
 			Published: atomTime(e.Time),
 			Author:    atomPerson{Name: countryName(e.Country) + " (" + e.Source + ")"},
 			Categories: []atomCategory{
-				{Term: e.Type, Label: shortType(e.Type)},
+				{Term: e.Type, Label: events.ShortType(e.Type)},
 				{Term: "country:" + e.Country, Label: countryName(e.Country)},
 			},
 			Links:   []atomLink{{Rel: "alternate", Type: "text/html", Href: base + eventLink(e)}},
@@ -225,7 +227,7 @@ func (s *server) atom(w http.ResponseWriter, r *http.Request) {
 func feedTitle(q feed.Query) string {
 	var parts []string
 	if q.Type != "" {
-		parts = append(parts, shortType(q.Type))
+		parts = append(parts, events.ShortType(q.Type))
 	} else {
 		parts = append(parts, "events")
 	}
@@ -245,7 +247,7 @@ func feedTitle(q feed.Query) string {
 func entrySummary(e feed.Event) string {
 	s := e.Summary
 	if s == "" {
-		s = shortType(e.Type)
+		s = events.ShortType(e.Type)
 	}
 	s = countryName(e.Country) + ": " + s
 	if e.Project != "" {

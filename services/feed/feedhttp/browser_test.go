@@ -11,8 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dpihub/dpihub/events"
-	feedhttp "github.com/dpihub/dpihub/services/feed/http"
-	"github.com/dpihub/dpihub/services/feed/http/feedtest"
+	"github.com/dpihub/dpihub/services/feed/feedhttp"
+	"github.com/dpihub/dpihub/services/feed/feedhttp/feedtest"
 )
 
 // do runs browser actions, failing the test on error.

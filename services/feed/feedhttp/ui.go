@@ -17,7 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/feed"
 )
 
@@ -89,10 +92,15 @@ type errorData struct {
 	Detail  string
 }
 
-// uiFail answers an HTML error page with the status classify gives.
+// uiFail answers an HTML error page with the status and detail the API
+// would answer (problem.For): a failure of no known kind is logged, and
+// its page names no internals.
 func (s *server) uiFail(w http.ResponseWriter, r *http.Request, err error) {
-	status, _, detail := s.classify(r, err)
-	s.render(w, r, status, "error", view{Title: http.StatusText(status), Data: errorData{Status: status, Heading: http.StatusText(status), Detail: detail}})
+	p, internal := problem.For(err)
+	if internal {
+		s.log.Error("request failed", zap.String("method", r.Method), zap.String("uri", r.URL.RequestURI()), zap.Error(err))
+	}
+	s.render(w, r, p.Status, "error", view{Title: p.Title, Data: errorData{Status: p.Status, Heading: p.Title, Detail: p.Detail}})
 }
 
 func (s *server) uiNotFound(w http.ResponseWriter, r *http.Request) {
@@ -137,19 +145,22 @@ func (s *server) uiFeed(w http.ResponseWriter, r *http.Request) {
 		if err == nil && p.Next != "" {
 			next := encodeQuery(q, false)
 			next.Set("cursor", p.Next)
-			if q.Limit != DefaultLimit {
+			if q.Limit != events.DefaultPageLimit {
 				next.Set("limit", strconv.Itoa(q.Limit))
 			}
 			d.Older = "/?" + next.Encode()
 		}
 	}
 	if err != nil {
-		if !errors.Is(err, feed.ErrBadQuery) && !errors.Is(err, errBadInput) {
+		// A search that cannot run shows on the page, with the form to
+		// correct it; any other failure is an error page.
+		p, _ := problem.For(err)
+		if p.Status != http.StatusBadRequest {
 			s.uiFail(w, r, err)
 			return
 		}
-		status = http.StatusBadRequest
-		d.Error = strings.TrimPrefix(strings.TrimPrefix(err.Error(), errBadInput.Error()+": "), feed.ErrBadQuery.Error()+": ")
+		status = p.Status
+		d.Error = events.Detail(err)
 	}
 	d.Query = q
 	filters := encodeQuery(q, false)
@@ -226,10 +237,10 @@ func (s *server) filterOptions(r *http.Request, country, project string) (cs, ps
 }
 
 func typeOptions(chosen string) []option {
-	full, _ := fullType(chosen)
+	full, _ := events.FullType(chosen)
 	out := []option{{Value: "", Label: "All types", Selected: chosen == ""}}
 	for _, s := range events.Catalog() {
-		short := s.Kind + "." + s.Verb
+		short := events.ShortType(s.Type)
 		out = append(out, option{Value: short, Label: short, Selected: s.Type == full})
 	}
 	return out
@@ -238,15 +249,60 @@ func typeOptions(chosen string) []option {
 // cell is one country's state in a propagation matrix.
 type cell struct {
 	Country    string
-	Verdict    string // present, applies, conflicts, not-applicable, origin, pending
+	Verdict    string // one of cellStates
 	Assessment *feed.Assessment
 }
+
+// cellStates are the states a matrix cell shows, in the order legends and
+// tallies list them: where the fix was made, the verdicts in the order
+// events gives them, then not assessed yet.
+func cellStates() []string {
+	return slices.Concat([]string{events.VerdictOrigin}, events.Verdicts(), []string{events.VerdictPending})
+}
+
+// legendEntry is one state in a legend under a matrix, with what it means
+// on that page.
+type legendEntry struct {
+	Verdict, Text string
+}
+
+// legend lists the states that texts explains, in cellStates order.
+func legend(texts map[string]string) []legendEntry {
+	var out []legendEntry
+	for _, v := range cellStates() {
+		if t, ok := texts[v]; ok {
+			out = append(out, legendEntry{Verdict: v, Text: t})
+		}
+	}
+	return out
+}
+
+// The legends of the fix page (whose tally names the origin already) and
+// of the project matrix.
+var (
+	fixLegend = legend(map[string]string{
+		events.VerdictPresent:       "the fork already has it",
+		events.VerdictApplies:       "it applies cleanly",
+		events.VerdictConflicts:     "some hunks fail",
+		events.VerdictNotApplicable: "the fork lacks the files",
+		events.VerdictPending:       "not assessed yet",
+	})
+	matrixLegend = legend(map[string]string{
+		events.VerdictOrigin:        "made here",
+		events.VerdictPresent:       "already in the fork",
+		events.VerdictApplies:       "applies cleanly",
+		events.VerdictConflicts:     "some hunks fail",
+		events.VerdictNotApplicable: "files absent",
+		events.VerdictPending:       "not assessed yet",
+	})
+)
 
 type fixData struct {
 	Fix     feed.Fix
 	Rows    []cell
 	Counts  []verdictCount
 	Pending int
+	Legend  []legendEntry
 }
 
 type verdictCount struct {
@@ -271,12 +327,12 @@ func (s *server) uiFix(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, err)
 		return
 	}
-	d := fixData{Fix: f, Rows: matrixRow(f, countries)}
+	d := fixData{Fix: f, Rows: matrixRow(f, countries), Legend: fixLegend}
 	// On one fix's page, rows read best from where it was made, then by
 	// country name.
 	slices.SortStableFunc(d.Rows, func(a, b cell) int {
-		if (a.Verdict == "origin") != (b.Verdict == "origin") {
-			if a.Verdict == "origin" {
+		if ao, bo := a.Verdict == events.VerdictOrigin, b.Verdict == events.VerdictOrigin; ao != bo {
+			if ao {
 				return -1
 			}
 			return 1
@@ -287,10 +343,12 @@ func (s *server) uiFix(w http.ResponseWriter, r *http.Request) {
 	for _, c := range d.Rows {
 		counts[c.Verdict]++
 	}
-	for _, v := range []string{events.VerdictPresent, events.VerdictApplies, events.VerdictConflicts, events.VerdictNotApplicable, "pending"} {
+	// The tally counts the countries that could take the fix, so not the
+	// origin.
+	for _, v := range append(events.Verdicts(), events.VerdictPending) {
 		d.Counts = append(d.Counts, verdictCount{Verdict: v, N: counts[v]})
 	}
-	d.Pending = counts["pending"]
+	d.Pending = counts[events.VerdictPending]
 	s.render(w, r, http.StatusOK, "fix", view{Title: "Fix " + f.ID, Nav: "matrix", Data: d})
 }
 
@@ -330,11 +388,11 @@ func matrixRow(f feed.Fix, countries []string) []cell {
 	}
 	row := make([]cell, 0, len(countries))
 	for _, cc := range countries {
-		c := cell{Country: cc, Verdict: "pending"}
+		c := cell{Country: cc, Verdict: events.VerdictPending}
 		if a, ok := by[cc]; ok {
 			c.Verdict, c.Assessment = a.Verdict, a
 		} else if cc == f.Country {
-			c.Verdict = "origin"
+			c.Verdict = events.VerdictOrigin
 		}
 		row = append(row, c)
 	}
@@ -346,6 +404,7 @@ type matrixData struct {
 	Projects  []option
 	Countries []string
 	Fixes     []matrixFix
+	Legend    []legendEntry
 }
 
 type matrixFix struct {
@@ -356,7 +415,7 @@ type matrixFix struct {
 func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
 	project := strings.TrimSpace(r.URL.Query().Get("project"))
 	if project != "" && !events.ValidProject(project) {
-		s.uiFail(w, r, badInput("project %q is not a project slug", project))
+		s.uiFail(w, r, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
 		return
 	}
 	fixes, err := s.st.Fixes(r.Context(), project, 200)
@@ -374,7 +433,7 @@ func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, err)
 		return
 	}
-	d := matrixData{Project: project, Projects: projects, Countries: countries}
+	d := matrixData{Project: project, Projects: projects, Countries: countries, Legend: matrixLegend}
 	for _, f := range fixes {
 		d.Fixes = append(d.Fixes, matrixFix{Fix: f, Cells: matrixRow(f, countries)})
 	}
@@ -403,7 +462,7 @@ type boardColumn struct {
 func (s *server) uiProposals(w http.ResponseWriter, r *http.Request) {
 	project := strings.TrimSpace(r.URL.Query().Get("project"))
 	if project != "" && !events.ValidProject(project) {
-		s.uiFail(w, r, badInput("project %q is not a project slug", project))
+		s.uiFail(w, r, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
 		return
 	}
 	ps, err := s.st.Proposals(r.Context(), project)
@@ -480,7 +539,8 @@ func (s *server) uiCountries(w http.ResponseWriter, r *http.Request) {
 var funcs = template.FuncMap{
 	"upper":       strings.ToUpper,
 	"country":     countryName,
-	"shortType":   shortType,
+	"shortType":   events.ShortType,
+	"verdicts":    func() verdictNames { return theVerdicts },
 	"kind":        kind,
 	"eventLink":   eventLink,
 	"verdictText": verdictText,
@@ -539,21 +599,23 @@ func shorten(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
-// verdictText is a verdict as words.
+// verdictNames gives templates the states of a matrix cell by name
+// ({{if eq .Verdict verdicts.Applies}}), so that a page compares with the
+// constants of events rather than a copy of their values.
+type verdictNames struct {
+	Present, Applies, Conflicts, NotApplicable, Origin, Pending string
+}
+
+var theVerdicts = verdictNames{
+	Present: events.VerdictPresent, Applies: events.VerdictApplies, Conflicts: events.VerdictConflicts,
+	NotApplicable: events.VerdictNotApplicable, Origin: events.VerdictOrigin, Pending: events.VerdictPending,
+}
+
+// verdictText is a cell's state as words: the state itself, but for the
+// one with a dash.
 func verdictText(v string) string {
-	switch v {
-	case events.VerdictPresent:
-		return "present"
-	case events.VerdictApplies:
-		return "applies"
-	case events.VerdictConflicts:
-		return "conflicts"
-	case events.VerdictNotApplicable:
+	if v == events.VerdictNotApplicable {
 		return "not applicable"
-	case "origin":
-		return "origin"
-	case "pending":
-		return "pending"
 	}
 	return v
 }
@@ -570,7 +632,7 @@ func verdictIcon(v string) string {
 		return "✕"
 	case events.VerdictNotApplicable:
 		return "–"
-	case "origin":
+	case events.VerdictOrigin:
 		return "★"
 	}
 	return "…"

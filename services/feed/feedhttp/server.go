@@ -15,30 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/feed"
-)
-
-// Limits of a page of events.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 500
-)
-
-// Problem is an RFC 9457 problem detail.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-}
-
-// Problem types and the media type of problems.
-const (
-	ProblemInvalid     = "urn:dpihub:problem:invalid-input"
-	ProblemNotFound    = "urn:dpihub:problem:not-found"
-	ProblemInternal    = "urn:dpihub:problem:internal"
-	ContentTypeProblem = "application/problem+json"
 )
 
 // Option changes the handler that New builds.
@@ -56,9 +34,9 @@ func WithBroadcaster(b *Broadcaster) Option { return func(s *server) { s.bc = b 
 // /metrics route (the hub serves its own).
 func WithGatherer(g prometheus.Gatherer) Option { return func(s *server) { s.gatherer = g } }
 
-// WithRegisterer registers the handler's own collectors (requests by
-// route and code, open streams) with reg.
-func WithRegisterer(reg prometheus.Registerer) Option { return func(s *server) { s.reg = reg } }
+// WithMetrics counts requests and open streams in m (see NewMetrics).
+// Without it they are counted in collectors nobody registered.
+func WithMetrics(m *Metrics) Option { return func(s *server) { s.metrics = m } }
 
 // WithoutHealthz leaves out GET /healthz, for a host that serves its own.
 func WithoutHealthz() Option { return func(s *server) { s.noHealthz = true } }
@@ -67,23 +45,15 @@ func WithoutHealthz() Option { return func(s *server) { s.noHealthz = true } }
 // connections open through proxies (default 15s).
 func WithHeartbeat(d time.Duration) Option { return func(s *server) { s.heartbeat = d } }
 
-// WithBaseURL sets the absolute URL that Atom links start with, e.g.
-// "https://feed.example.org". Default: taken from each request's Host.
-func WithBaseURL(u string) Option {
-	return func(s *server) { s.baseURL = strings.TrimRight(u, "/") }
-}
-
 type server struct {
 	st        feed.Store
 	log       *zap.Logger
 	bc        *Broadcaster
 	gatherer  prometheus.Gatherer
-	reg       prometheus.Registerer
 	noHealthz bool
 	heartbeat time.Duration
-	baseURL   string
 	pages     *pages
-	metrics   *metrics
+	metrics   *Metrics
 	now       func() time.Time
 }
 
@@ -94,7 +64,9 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	for _, o := range opts {
 		o(s)
 	}
-	s.metrics = newMetrics(s.reg)
+	if s.metrics == nil {
+		s.metrics = newMetrics()
+	}
 	s.pages = mustParsePages()
 
 	mux := http.NewServeMux()
@@ -120,7 +92,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /api/v1/countries", s.apiCountries)
 	handle("GET /api/v1/projects", s.apiProjects)
 	handle("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, http.StatusNotFound, ProblemNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)))
 	})
 
 	handle("GET /{$}", s.uiFeed)
@@ -150,46 +122,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// problem answers an RFC 9457 problem; instance is the request's path and
-// query, so a log line and the answer can be matched.
-func (s *server) problem(w http.ResponseWriter, r *http.Request, status int, typ, detail string) {
-	w.Header().Set("Content-Type", ContentTypeProblem)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail, Instance: r.URL.RequestURI()})
-}
-
-// fail answers err as a problem: 400 for feed.ErrBadQuery and
-// errBadInput, 404 for feed.ErrNotFound, 500 otherwise (the detail then
-// tells nothing of the internals; the log does).
-func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, typ, detail := s.classify(r, err)
-	s.problem(w, r, status, typ, detail)
-}
-
-func (s *server) classify(r *http.Request, err error) (status int, typ, detail string) {
-	switch {
-	case errors.Is(err, feed.ErrBadQuery), errors.Is(err, errBadInput):
-		return http.StatusBadRequest, ProblemInvalid, err.Error()
-	case errors.Is(err, feed.ErrNotFound):
-		return http.StatusNotFound, ProblemNotFound, err.Error()
-	default:
-		s.log.Error("request failed", zap.String("method", r.Method), zap.String("uri", r.URL.RequestURI()), zap.Error(err))
-		return http.StatusInternalServerError, ProblemInternal, "the feed failed to answer; its log says why"
-	}
-}
-
-// errBadInput is wrapped by errors in the request's parameters.
-var errBadInput = errors.New("bad input")
-
-func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errBadInput, fmt.Sprintf(format, args...))
-}
-
-// parseQuery reads the event filters of a request. Unknown parameters are
-// ignored (a UI form may add its own); known ones must be well formed.
+// parseQuery reads the event filters of a request and checks them: this is
+// the one place that does (feed.Query), so the store gets only well-formed
+// filters. Unknown parameters are ignored (a UI form may add its own); known
+// ones must be well formed. q and cursor are the store's to check.
 func parseQuery(v url.Values) (feed.Query, error) {
 	q := feed.Query{
 		Q:       strings.TrimSpace(v.Get("q")),
@@ -197,21 +133,18 @@ func parseQuery(v url.Values) (feed.Query, error) {
 		Project: strings.TrimSpace(v.Get("project")),
 		Type:    strings.TrimSpace(v.Get("type")),
 		Cursor:  v.Get("cursor"),
-		Limit:   DefaultLimit,
-	}
-	if len(q.Q) > 1000 {
-		return q, badInput("q is longer than 1000 characters")
+		Limit:   events.DefaultPageLimit,
 	}
 	if q.Country != "" && !events.ValidCountry(q.Country) {
-		return q, badInput("country %q is not a lower-case ISO 3166-1 alpha-2 code or %q", q.Country, events.HubCountry)
+		return q, events.Errorf(events.ErrBadInput, "country %q is not a lower-case ISO 3166-1 alpha-2 code or %q", q.Country, events.HubCountry)
 	}
 	if q.Project != "" && !events.ValidProject(q.Project) {
-		return q, badInput("project %q is not a project slug ([a-z0-9][a-z0-9-]*)", q.Project)
+		return q, events.Errorf(events.ErrBadInput, "project %q is not a project slug ([a-z0-9][a-z0-9-]*)", q.Project)
 	}
 	if q.Type != "" {
-		full, ok := fullType(q.Type)
+		full, ok := events.FullType(q.Type)
 		if !ok {
-			return q, badInput("type %q is not an event type of the catalog (e.g. fix.published or org.dpihub.fix.published.v1)", q.Type)
+			return q, events.Errorf(events.ErrBadInput, "type %q is not an event type of the catalog (e.g. fix.published or org.dpihub.fix.published.v1)", q.Type)
 		}
 		q.Type = full
 	}
@@ -222,43 +155,19 @@ func parseQuery(v url.Values) (feed.Query, error) {
 	if q.Until, err = parseTime("until", v.Get("until"), true); err != nil {
 		return q, err
 	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		return q, badInput("until (%s) is before since (%s)", q.Until.Format(time.RFC3339), q.Since.Format(time.RFC3339))
+	// The range is since <= time < until: an until that is not after
+	// since leaves nothing to find.
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
+		return q, events.Errorf(events.ErrBadInput, "until (%s) is not after since (%s)", q.Until.Format(time.RFC3339), q.Since.Format(time.RFC3339))
 	}
 	if s := strings.TrimSpace(v.Get("limit")); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxLimit {
-			return q, badInput("limit %q is not a whole number from 1 to %d", s, MaxLimit)
+		if err != nil || n < 1 || n > events.MaxPageLimit {
+			return q, events.Errorf(events.ErrBadInput, "limit %q is not a whole number from 1 to %d", s, events.MaxPageLimit)
 		}
 		q.Limit = n
 	}
-	if len(q.Cursor) > 512 {
-		return q, badInput("cursor is not one this feed gave out")
-	}
 	return q, nil
-}
-
-// fullType turns a short type (fix.published) into the catalog's full
-// name; a full name is returned as it is.
-func fullType(t string) (string, bool) {
-	if _, ok := events.Lookup(t); ok {
-		return t, true
-	}
-	for _, s := range events.Catalog() {
-		if s.Kind+"."+s.Verb == t {
-			return s.Type, true
-		}
-	}
-	return "", false
-}
-
-// shortType is the inverse of fullType: org.dpihub.fix.published.v1 ->
-// fix.published.
-func shortType(t string) string {
-	if s, ok := events.Lookup(t); ok {
-		return s.Kind + "." + s.Verb
-	}
-	return t
 }
 
 // parseTime reads an RFC 3339 time, a date-time without zone as an HTML
@@ -283,7 +192,7 @@ func parseTime(name, s string, end bool) (time.Time, error) {
 		}
 		return t, nil
 	}
-	return time.Time{}, badInput("%s %q is not a time: use RFC 3339 (2025-03-14T09:30:00Z) or a date (2025-03-14)", name, s)
+	return time.Time{}, events.Errorf(events.ErrBadInput, "%s %q is not a time: use RFC 3339 (2025-03-14T09:30:00Z) or a date (2025-03-14)", name, s)
 }
 
 // encodeQuery writes q's filters back as URL parameters (without limit
@@ -299,7 +208,7 @@ func encodeQuery(q feed.Query, withPaging bool) url.Values {
 	set("country", q.Country)
 	set("project", q.Project)
 	if q.Type != "" {
-		set("type", shortType(q.Type))
+		set("type", events.ShortType(q.Type))
 	}
 	if !q.Since.IsZero() {
 		set("since", q.Since.UTC().Format(time.RFC3339Nano))
@@ -308,7 +217,7 @@ func encodeQuery(q feed.Query, withPaging bool) url.Values {
 		set("until", q.Until.UTC().Format(time.RFC3339Nano))
 	}
 	if withPaging {
-		if q.Limit != 0 && q.Limit != DefaultLimit {
+		if q.Limit != 0 && q.Limit != events.DefaultPageLimit {
 			set("limit", strconv.Itoa(q.Limit))
 		}
 		set("cursor", q.Cursor)
@@ -319,12 +228,12 @@ func encodeQuery(q feed.Query, withPaging bool) url.Values {
 func (s *server) apiEvents(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r.URL.Query())
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	p, err := s.st.Events(r.Context(), q)
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	if p.Events == nil {
@@ -332,7 +241,7 @@ func (s *server) apiEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.Next != "" {
 		next := encodeQuery(q, false)
-		if q.Limit != DefaultLimit {
+		if q.Limit != events.DefaultPageLimit {
 			next.Set("limit", strconv.Itoa(q.Limit))
 		}
 		next.Set("cursor", p.Next)
@@ -344,21 +253,21 @@ func (s *server) apiEvents(w http.ResponseWriter, r *http.Request) {
 func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
 	project := r.URL.Query().Get("project")
 	if project != "" && !events.ValidProject(project) {
-		s.fail(w, r, badInput("project %q is not a project slug", project))
+		problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
 		return
 	}
 	limit := 100
 	if ls := r.URL.Query().Get("limit"); ls != "" {
 		n, err := strconv.Atoi(ls)
-		if err != nil || n < 1 || n > MaxLimit {
-			s.fail(w, r, badInput("limit %q is not a whole number from 1 to %d", ls, MaxLimit))
+		if err != nil || n < 1 || n > events.MaxPageLimit {
+			problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "limit %q is not a whole number from 1 to %d", ls, events.MaxPageLimit))
 			return
 		}
 		limit = n
 	}
 	fs, err := s.st.Fixes(r.Context(), project, limit)
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	if fs == nil {
@@ -371,10 +280,10 @@ func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
 	f, err := s.st.Fix(r.Context(), r.PathValue("id"))
 	if err != nil {
 		if errors.Is(err, feed.ErrNotFound) {
-			s.problem(w, r, http.StatusNotFound, ProblemNotFound, fmt.Sprintf("no fix %q", r.PathValue("id")))
+			problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no fix %q", r.PathValue("id"))))
 			return
 		}
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, f)
@@ -383,12 +292,12 @@ func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
 func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
 	project := r.URL.Query().Get("project")
 	if project != "" && !events.ValidProject(project) {
-		s.fail(w, r, badInput("project %q is not a project slug", project))
+		problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
 		return
 	}
 	ps, err := s.st.Proposals(r.Context(), project)
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	if ps == nil {
@@ -400,7 +309,7 @@ func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
 func (s *server) apiDuplicates(w http.ResponseWriter, r *http.Request) {
 	ds, err := s.st.Duplicates(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	if ds == nil {
@@ -412,7 +321,7 @@ func (s *server) apiDuplicates(w http.ResponseWriter, r *http.Request) {
 func (s *server) apiCountries(w http.ResponseWriter, r *http.Request) {
 	cs, err := s.st.Countries(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	if cs == nil {
@@ -424,7 +333,7 @@ func (s *server) apiCountries(w http.ResponseWriter, r *http.Request) {
 func (s *server) apiProjects(w http.ResponseWriter, r *http.Request) {
 	ps, err := s.st.Projects(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	if ps == nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/feed"
 )
 
@@ -123,7 +125,7 @@ func after(ctx context.Context, st feed.Store, q feed.Query, seq uint64) (evs []
 			break
 		}
 		q.Cursor = p.Next
-		q.Limit = min(2*q.Limit, MaxLimit)
+		q.Limit = min(2*q.Limit, events.MaxPageLimit)
 	}
 	if len(out) > maxCatchUp {
 		out, truncated = out[:maxCatchUp], true
@@ -150,10 +152,10 @@ type streamEvent struct {
 func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r.URL.Query())
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
-	q.Limit = MaxLimit
+	q.Limit = events.MaxPageLimit
 	ctx := r.Context()
 
 	lastID := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
@@ -172,17 +174,17 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 	if lastID != "" {
 		last, err = strconv.ParseUint(lastID, 10, 64)
 		if err != nil {
-			s.fail(w, r, badInput("Last-Event-ID %q is not a stream sequence", lastID))
+			problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "Last-Event-ID %q is not a stream sequence", lastID))
 			return
 		}
 	} else if last, err = s.st.LastSeq(ctx); err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 	// Validate the query (full-text syntax, cursor) before the 200.
 	backlog, truncated, err := after(ctx, s.st, q, last)
 	if err != nil {
-		s.fail(w, r, err)
+		problem.Error(w, r, s.log, err)
 		return
 	}
 
@@ -204,7 +206,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			b, err := json.Marshal(streamEvent{
-				Event: e, ShortType: shortType(e.Type), Kind: kind(e.Type), CountryName: countryName(e.Country), Link: eventLink(e),
+				Event: e, ShortType: events.ShortType(e.Type), Kind: kind(e.Type), CountryName: countryName(e.Country), Link: eventLink(e),
 			})
 			if err != nil {
 				return err

@@ -10,7 +10,7 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/feed/feedbus"
-	feedhttp "github.com/dpihub/dpihub/services/feed/http"
+	"github.com/dpihub/dpihub/services/feed/feedhttp"
 	"github.com/dpihub/dpihub/services/feed/sqlite"
 )
 

@@ -26,8 +26,13 @@
 // (1..500, default 50) and cursor (from a page's next). So any search is
 // also an Atom feed and a CSV export.
 //
-// Errors of the API are application/problem+json (RFC 9457): 400 for
-// bad input (never 500), 404 for unknown ids and routes under /api/.
+// Errors of the API are application/problem+json (RFC 9457, written by
+// package events/problem, which decides by the error's kind): 400 for bad
+// input (never 500), 404 for unknown ids and routes under /api/.
+//
+// This package checks the filters of a request once, and hands the store
+// a feed.Query of well-formed values; the store checks what only it can
+// (full-text syntax, cursors).
 //
 // The live stream and the UI's live updates need a Broadcaster that the
 // projector calls after each applied event (WithBroadcaster); without

@@ -1,22 +1,46 @@
 package feedhttp
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dpihub/dpihub/events/metrics"
 )
 
-// metrics are the handler's own collectors.
-type metrics struct {
+// Metrics are the handler's own collectors: requests by route and status
+// code, the time to answer them, and open streams.
+type Metrics struct {
 	requests *prometheus.CounterVec   // route, code
 	seconds  *prometheus.HistogramVec // route
 	streams  prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
+// NewMetrics creates the handler's collectors and registers them with reg
+// (nil: not registered), as events/metrics.Register does: collectors of a
+// handler made before on the same registry are reused, so a feed restarted
+// in one process keeps counting on the same series; any other clash is an
+// error.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := newMetrics()
+	err := errors.Join(
+		metrics.Register(reg, &m.requests),
+		metrics.Register(reg, &m.seconds),
+		metrics.Register(reg, &m.streams),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("feed HTTP: %w", err)
+	}
+	return m, nil
+}
+
+// newMetrics creates the collectors without registering them.
+func newMetrics() *Metrics {
+	return &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dpihub_feed_http_requests_total", Help: "HTTP requests to the feed, by route and status code.",
 		}, []string{"route", "code"}),
@@ -28,10 +52,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "dpihub_feed_sse_streams", Help: "Open server-sent event streams.",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.seconds, m.streams)
-	}
-	return m
 }
 
 type statusWriter struct {
@@ -58,7 +78,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts requests by route pattern (not by path, so the label
 // set stays small).
-func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+func (m *Metrics) instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
