@@ -37,6 +37,10 @@ type Config struct {
 	// HTTPAddr is where the API and UI listen, e.g. "127.0.0.1:8080";
 	// empty: no listener; mount Service.Handler on a mux of your own.
 	HTTPAddr string
+	// Listener, when set, serves the API and UI instead of listening on
+	// HTTPAddr (tests and embedders pass one bound to port 0). The feed
+	// closes it on Close, and when Start fails.
+	Listener net.Listener
 	// Logger (nil: no logs).
 	Logger *zap.Logger
 	// Registerer receives the feed's metrics; when it is also a
@@ -52,6 +56,7 @@ type Service struct {
 	cons     *bus.Consumer
 	handler  http.Handler
 	srv      *http.Server
+	ln       net.Listener
 	addr     string
 	log      *zap.Logger
 	served   chan error
@@ -94,6 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 
 // start starts the parts in order; what it started is in s, for Close.
 func (s *Service) start(ctx context.Context, cfg Config) error {
+	s.ln = cfg.Listener // Close closes it, whatever step fails
 	st, err := sqlite.Open(ctx, cfg.DBPath)
 	if err != nil {
 		return fmt.Errorf("feed: %w", err) // it names the file
@@ -105,7 +111,7 @@ func (s *Service) start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("feed: %w", err)
 	}
 	opts := []feedhttp.Option{feedhttp.WithLogger(s.log), feedhttp.WithBroadcaster(s.bc), feedhttp.WithMetrics(m)}
-	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && cfg.HTTPAddr != "" {
+	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && (cfg.HTTPAddr != "" || cfg.Listener != nil) {
 		opts = append(opts, feedhttp.WithGatherer(g))
 	}
 	s.handler = feedhttp.New(st, opts...)
@@ -124,11 +130,12 @@ func (s *Service) start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("feed: %w", err)
 	}
 
-	if cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
+	if s.ln == nil && cfg.HTTPAddr != "" {
+		if s.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("feed: listen on %s: %w", cfg.HTTPAddr, err)
 		}
+	}
+	if ln := s.ln; ln != nil {
 		s.addr = ln.Addr().String()
 		base, cancel := context.WithCancel(context.Background())
 		s.stopHTTP = cancel
@@ -176,6 +183,10 @@ func (s *Service) Close(ctx context.Context) error {
 			if e := s.srv.Shutdown(ctx); e != nil {
 				err = errors.Join(err, fmt.Errorf("feed: stop HTTP: %w", e))
 			}
+		}
+		if s.ln != nil {
+			// Shutdown closes the listener only once Serve has begun.
+			s.ln.Close()
 		}
 		if s.cons != nil {
 			s.cons.Stop()

@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -224,17 +223,11 @@ func bustestWaitSubscribed(t *testing.T, w *world) {
 func TestCancellingTheStartIsACleanStop(t *testing.T) {
 	w := newWorld(t)
 	w.publish(t, w.steps) // work in hand for a projector that started
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	reg := prometheus.NewRegistry() // each start registers its metrics again
 	config := func(t *testing.T) service.Config {
 		return service.Config{
 			Bus: w.bus, Verifier: w.verifier, DBPath: filepath.Join(t.TempDir(), "feed.db"),
-			HTTPAddr: addr, Registerer: reg,
+			Listener: bustest.Listen(t), Registerer: reg,
 		}
 	}
 	// cancelled returns a context cancelled after d; before it is
@@ -249,13 +242,14 @@ func TestCancellingTheStartIsACleanStop(t *testing.T) {
 		}
 		return ctx
 	}
+	// nothingLeft: the feed let go of its listener (asked of the listener:
+	// on a busy machine another process may already listen on a freed
+	// port) and of its database files.
 	nothingLeft := func(t *testing.T, cfg service.Config) {
 		t.Helper()
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatalf("the port is still taken: %v", err)
+		if !cfg.Listener.(*bustest.Listener).Closed() {
+			t.Fatalf("the feed did not close its listener on %s", cfg.Listener.Addr())
 		}
-		ln.Close()
 		if n, ok := openFiles(cfg.DBPath); ok && n > 0 {
 			t.Fatalf("the database is still open: %d files of %s", n, filepath.Base(cfg.DBPath))
 		}

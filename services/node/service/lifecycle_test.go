@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -43,16 +42,6 @@ func oneNode(t *testing.T) service.Config {
 	}
 }
 
-// listen returns a listener on a free loopback port.
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
 // nodeGoroutines lists the goroutines running the node's code: its
 // consumer, its HTTP server, its poll.
 func nodeGoroutines() []string {
@@ -82,13 +71,12 @@ func nodeGoroutines() []string {
 	return out
 }
 
-// nothingLeft checks that no node goroutine runs and nothing listens on
-// addr any more.
-func nothingLeft(t *testing.T, addr string) {
+// nothingLeft checks that no node goroutine runs and the node let go of
+// its listener.
+func nothingLeft(t *testing.T, ln *bustest.Listener) {
 	t.Helper()
-	if c, err := net.Dial("tcp", addr); err == nil {
-		c.Close()
-		t.Errorf("something still listens on %s", addr)
+	if !ln.Closed() {
+		t.Errorf("the node did not close its listener on %s", ln.Addr())
 	}
 	var left []string
 	bustest.Eventually(t, 10*time.Second, "the node's goroutines end", func() bool {
@@ -102,7 +90,7 @@ func nothingLeft(t *testing.T, addr string) {
 
 func TestRunServesUntilCancelledThenStopsAndReturnsNil(t *testing.T) {
 	cfg := oneNode(t)
-	ln := listen(t)
+	ln := bustest.Listen(t)
 	cfg.Listener = ln
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -125,7 +113,7 @@ func TestRunServesUntilCancelledThenStopsAndReturnsNil(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return within 20s of the cancel")
 	}
-	nothingLeft(t, ln.Addr().String())
+	nothingLeft(t, ln)
 }
 
 // cancelAfter cancels a context d after now: at once for 0.
@@ -157,7 +145,7 @@ func TestACancelAtAnyMomentOfStartUpIsACleanStop(t *testing.T) {
 		for _, d := range startUpMoments {
 			t.Run(fmt.Sprintf("cancelled after %v", d), func(t *testing.T) {
 				cfg := cfg
-				ln := listen(t)
+				ln := bustest.Listen(t)
 				cfg.Listener = ln
 				s, err := service.Start(cancelAfter(t, d), cfg)
 				switch {
@@ -171,7 +159,7 @@ func TestACancelAtAnyMomentOfStartUpIsACleanStop(t *testing.T) {
 				case s != nil:
 					t.Fatal("a failed Start returned a service")
 				}
-				nothingLeft(t, ln.Addr().String())
+				nothingLeft(t, ln)
 			})
 		}
 	})
@@ -179,18 +167,18 @@ func TestACancelAtAnyMomentOfStartUpIsACleanStop(t *testing.T) {
 		for _, d := range startUpMoments {
 			t.Run(fmt.Sprintf("cancelled after %v", d), func(t *testing.T) {
 				cfg := cfg
-				ln := listen(t)
+				ln := bustest.Listen(t)
 				cfg.Listener = ln
 				if err := service.Run(cancelAfter(t, d), cfg); err != nil {
 					t.Fatalf("Run: %v, want nil", err)
 				}
-				nothingLeft(t, ln.Addr().String())
+				nothingLeft(t, ln)
 			})
 		}
 	})
 	t.Run("a cancel from inside a step of Start", func(t *testing.T) {
 		cfg := cfg
-		ln := listen(t)
+		ln := bustest.Listen(t)
 		cfg.Listener = ln
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -201,7 +189,7 @@ func TestACancelAtAnyMomentOfStartUpIsACleanStop(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || s != nil {
 			t.Fatalf("Start = %v, %v; want no service and an error wrapping context.Canceled", s, err)
 		}
-		nothingLeft(t, ln.Addr().String())
+		nothingLeft(t, ln)
 	})
 }
 
@@ -230,12 +218,12 @@ func TestStartRefusesAConfigurationItCannotRunAndClosesTheListener(t *testing.T)
 		t.Run(name, func(t *testing.T) {
 			c := cfg
 			mutate(&c)
-			ln := listen(t)
+			ln := bustest.Listen(t)
 			c.Listener = ln
 			if s, err := service.Start(context.Background(), c); err == nil || s != nil {
 				t.Fatalf("Start = %v, %v; want an error", s, err)
 			}
-			nothingLeft(t, ln.Addr().String())
+			nothingLeft(t, ln)
 		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,11 +46,13 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 
 	ctx := context.Background()
 	nodes := map[string]*service.Service{}
+	listeners := map[string]*bustest.Listener{}
 	for _, cc := range []string{"ma", "ph"} {
+		listeners[cc] = bustest.Listen(t)
 		s, err := service.Start(ctx, service.Config{
 			Country: cc, Bus: b, Signer: countries[cc].Signer, Verifier: v,
 			Forks:        []node.Fork{{Project: project, Upstream: "file://" + up, Dir: dirs[cc], Branch: cc + "-main"}},
-			HTTPAddr:     "127.0.0.1:0",
+			Listener:     listeners[cc],
 			Registerer:   prometheus.NewRegistry(),
 			PollInterval: 20 * time.Millisecond,
 		})
@@ -110,8 +111,7 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 		if err := s.Close(sctx); err != nil {
 			t.Errorf("node %s: a second Close returned %v", cc, err)
 		}
-		if c, err := net.Dial("tcp", s.Addr()); err == nil {
-			c.Close()
+		if !listeners[cc].Closed() {
 			t.Errorf("node %s still listens on %s after Close", cc, s.Addr())
 		}
 	}
