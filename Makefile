@@ -9,7 +9,7 @@ FUZZTIME   ?= 60s
 BENCHTIME  ?= 1x
 BENCHCOUNT ?= 1
 
-.PHONY: demo test bench fuzz lint build
+.PHONY: demo test test-deps bench fuzz lint build
 
 demo:
 	go run ./services/hub/cmd/dpihub demo
@@ -17,7 +17,10 @@ demo:
 build:
 	mkdir -p bin && go build -o bin/dpihub ./services/hub/cmd/dpihub
 
-test:
+# The page tests drive real headless Chromium: without it they would skip,
+# and a skip is not a pass. make test installs Debian's chromium when it can
+# (root with apt-get) and otherwise stops, naming what is missing.
+test: test-deps
 	@set -e; for m in $(MODULES); do \
 	  echo "== $$m"; \
 	  (cd $$m && go vet ./... && go test -race -count=1 ./...); \
@@ -45,3 +48,14 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt needed"; exit 1; }
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
+
+test-deps:
+	@command -v git >/dev/null || { echo "make test needs git"; exit 1; }
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== installing chromium for the page tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "make test needs Chromium for the page tests: apt-get install chromium (Debian's package)"; exit 1; \
+	  fi; }
