@@ -12,7 +12,9 @@
 //	dataschema   urn:dpihub:schema:<type>
 //	data         JSON, valid against the type's JSON Schema (package schema)
 //
-// Build events with New, check them with Validate. The subpackages carry the
-// rest of the fabric: subject maps events to NATS subjects, sign signs and
+// Build events with New, check them with Validate, and check with Authorize
+// that their sender may say what they say (the authority table: who may emit
+// each type about what; ids of fixes and proposals begin with their origin
+// country, OriginOf). The subpackages carry the rest of the fabric: subject maps events to NATS subjects, sign signs and
 // verifies them, bus moves them over JetStream.
 package events

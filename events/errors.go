@@ -8,13 +8,21 @@ import (
 // Kinds of failure every service reports the same way. A domain names its
 // own errors with Sentinel or Errorf and says their kind; the edges decide
 // from the kind alone (package problem: ErrBadInput is HTTP 400,
-// ErrNotFound 404, anything else 500), never from an error's text.
+// ErrUnauthorized 401, ErrForbidden 403, ErrNotFound 404, anything else
+// 500), never from an
+// error's text.
 var (
 	// ErrBadInput: the caller's input breaks a rule; asking again with the
 	// same input fails again.
 	ErrBadInput = errors.New("bad input")
 	// ErrNotFound: what was asked for is not known.
 	ErrNotFound = errors.New("not found")
+	// ErrUnauthorized: the request would change state and does not prove
+	// that its sender may (no credentials, or wrong ones).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: the sender is known and may not do or say this (the
+	// kind of every *AuthorityError); asking again fails again.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // ErrInvalid is wrapped by every error that Validate and New return for an

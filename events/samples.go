@@ -138,6 +138,29 @@ func Sample(typ string) (Payload, bool) {
 	return nil, false
 }
 
+// SampleSource returns the source that may send the sample of typ under
+// the authority table (Authorize): Morocco publishes the fix and the
+// proposal and announces its fork; the Philippines assesses the fix and
+// objects to and comments on the proposal; Sri Lanka adopts the fix and
+// endorses the proposal; the hub's governance service accepts it and its
+// dedup service reports the duplicates. ok is false for a type that is
+// not in the catalog.
+func SampleSource(typ string) (src Source, ok bool) {
+	switch typ {
+	case TypeForkRegistered, TypeForkSnapshot, TypeFixPublished, TypeProposalSubmitted, TypeNodeHeartbeat:
+		return Source{Country: "ma", Service: "node"}, true
+	case TypeFixAssessed, TypeProposalObjected, TypeProposalCommented:
+		return Source{Country: "ph", Service: "node"}, true
+	case TypeFixAdopted, TypeProposalEndorsed:
+		return Source{Country: "lk", Service: "node"}, true
+	case TypeProposalStatusChanged:
+		return hubSource(ServiceProposals), true
+	case TypeForkDuplicateDetected, TypeFixDuplicateDetected, TypeProposalDuplicateDetected:
+		return hubSource(ServiceDedup), true
+	}
+	return Source{}, false
+}
+
 const sampleFile = "id-repository/id-repository-identity-service/src/main/java/io/mosip/idrepository/identity/service/impl/IdRepoServiceImpl.java"
 
 // sampleDiff is the diff of the FixPublished sample; git patch-id --stable

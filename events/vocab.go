@@ -53,6 +53,13 @@ const (
 	MaxConflictReason = 1024
 )
 
+// MaxInlineDiff is the largest diff, in bytes, a node sends inside a
+// fix.published event; a larger one goes to the object store and the
+// event carries its reference. The schema allows more (1 MiB); this is
+// what producers send, and the stream's largest message
+// (bus.DefaultMaxMsgSize) is chosen so that such an event fits.
+const MaxInlineDiff = 256 << 10
+
 // Limits of the list APIs: a page holds DefaultPageLimit events unless the
 // caller asks for up to MaxPageLimit.
 const (

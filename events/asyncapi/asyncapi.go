@@ -265,10 +265,9 @@ func sampleEvent(spec events.Spec) (any, error) {
 	if spec.Project {
 		project = "mosip-id-repository"
 	}
-	src := events.Source{Country: "ma", Service: "node"}
-	if strings.HasSuffix(spec.Verb, "duplicate.detected") {
-		src = events.Source{Country: events.HubCountry, Service: "dedup"}
-	}
+	// The sender the authority table lets send the sample (a vote on
+	// Morocco's proposal comes from another country).
+	src, _ := events.SampleSource(spec.Type)
 	e, err := events.New(src, project, p,
 		events.WithID(exampleID(spec)), events.WithTime(exampleTime))
 	if err != nil {

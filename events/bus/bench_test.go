@@ -47,6 +47,7 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
@@ -74,11 +75,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B) benchEnv {
 	b.Helper()
 	s := bustest.Server(b, b.TempDir())
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
+	nc, _ := bustest.Connect(b, s)
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(asyncWindow))
 	if err != nil {
 		b.Fatal(err)
@@ -86,12 +83,53 @@ func newBenchEnv(b *testing.B) benchEnv {
 	return benchEnv{nc: nc, js: js, bus: bustest.Open(b, js)}
 }
 
+// fabricConsumer is the consumer of the end-to-end benchmark, and the
+// service whose identity runs it.
+const fabricConsumer = "e2e"
+
+// newFabric starts a server with the bus open and returns two more
+// connections' buses, as a country's node and a hub service have them:
+// the publisher's, as country:ma, and the consumer's, as service:e2e,
+// each with its own credentials and permissions. With auth false the
+// server lets anyone in and both connect anonymously: the same fabric
+// without authentication, to compare.
+func newFabric(b *testing.B, auth bool) (pub, sub *bus.Bus) {
+	b.Helper()
+	var opts []bustest.Option
+	if !auth {
+		opts = append(opts, bustest.WithoutAuth())
+	}
+	s := bustest.Server(b, b.TempDir(), opts...)
+	_, admin := bustest.Connect(b, s)
+	bustest.Open(b, admin)
+	attach := func(id access.Identity) *bus.Bus {
+		nc, _ := bustest.ConnectAs(b, s, id)
+		js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(asyncWindow))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bb, err := bus.Open(context.Background(), js, bus.Config{Attach: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return bb
+	}
+	return attach(access.Country("ma")), attach(access.Service(fabricConsumer))
+}
+
 // makeEvents makes n distinct, valid, unsigned events of country cc: one
 // built by events.New, the others clones with fresh UUIDv7 ids.
 func makeEvents(b *testing.B, cc string, n int) []event.Event {
 	b.Helper()
 	p, _ := events.Sample(benchType)
-	tmpl, err := events.New(events.Source{Country: cc, Service: "node"}, project, p)
+	// An assessment of another country's fix: the authority table
+	// (events.Authorize) refuses a country assessing its own.
+	fa := p.(events.FixAssessed)
+	fa.FixID = "ph-fix-0042"
+	if cc == "ph" {
+		fa.FixID = "ma-fix-0042"
+	}
+	tmpl, err := events.New(events.Source{Country: cc, Service: "node"}, project, fa)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -219,7 +257,7 @@ func refFetch(b *testing.B, js jetstream.JetStream, durable string, n int) time.
 // is checked by ed25519, as in a process that sees the events first) and a
 // handler that does nothing. The returned wait gives the time the n-th
 // event was handled, and stops the consumer.
-func busConsumer(b *testing.B, env benchEnv, tl *sign.TrustList, name string, n int) (wait func() time.Time) {
+func busConsumer(b *testing.B, on *bus.Bus, tl *sign.TrustList, name string, n int) (wait func() time.Time) {
 	b.Helper()
 	v, err := sign.NewVerifier(tl)
 	if err != nil {
@@ -227,7 +265,7 @@ func busConsumer(b *testing.B, env benchEnv, tl *sign.TrustList, name string, n 
 	}
 	var handled atomic.Int64
 	done := make(chan time.Time, 1)
-	c, err := env.bus.Consume(context.Background(), bus.ConsumerConfig{Name: name, Verifier: v},
+	c, err := on.Consume(context.Background(), bus.ConsumerConfig{Name: name, Verifier: v},
 		func(context.Context, event.Event) error {
 			if handled.Add(1) == int64(n) {
 				done <- time.Now()
@@ -300,7 +338,7 @@ func BenchmarkConsume(b *testing.B) {
 		rawT += refFetch(b, env.js, "raw", n)
 		cpu1 := cpuTime()
 		start := time.Now()
-		busT += busConsumer(b, env, tl, "bus", n)().Sub(start)
+		busT += busConsumer(b, env.bus, tl, "bus", n)().Sub(start)
 		rawCPU, busCPU = rawCPU+cpu1-cpu0, busCPU+cpuTime()-cpu1
 	}
 	raw, ours := rate(b.N*n, rawT), rate(b.N*n, busT)
@@ -413,7 +451,12 @@ func BenchmarkCrypto(b *testing.B) {
 
 // BenchmarkEndToEnd publishes n events with PublishBatch while a bus
 // consumer consumes them, and measures from the first publish to the last
-// handled event. In the same op it measures its references: raw async
+// handled event: as in production, the publisher connects with a
+// country's credentials and the consumer with a hub service's, each
+// confined by its permissions (events/s); and the same on a server
+// without authentication (noauth_events/s; ratio_vs_noauth is what
+// authentication leaves of the rate). In the same op it measures its
+// references: raw async
 // publish and raw fetch+ack of n pre-signed messages on another fresh
 // server, and the crypto limit 1/(1/sign + 1/verify) from ed25519.Sign and
 // ed25519 verification with an expanded key (as sign.Verifier does it) in
@@ -428,7 +471,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 	const cops = 4000
 	pae := paeMsgs(cops)
 	sigs := make([][]byte, cops)
-	var e2eT, cpuT, pubT, fetchT, signT, verifyT time.Duration
+	var e2eT, cpuT, noAuthT, noAuthCPU, pubT, fetchT, signT, verifyT time.Duration
+	ops := 0
 	for b.Loop() {
 		b.StopTimer()
 		refEvs, evs := makeEvents(b, "ma", n), makeEvents(b, "ma", n)
@@ -443,24 +487,39 @@ func BenchmarkEndToEnd(b *testing.B) {
 			verify := expandedVerify(b, k.Public())
 			verifyT += cryptoOps(cops, g, func(i int) { verify(pae[i], sigs[i]) })
 		})
-		pprof.Do(context.Background(), pprof.Labels("part", "fabric"), func(context.Context) {
-			env := newBenchEnv(b)
-			wait := busConsumer(b, env, tl, "e2e", n)
-			b.StartTimer()
-			start, cpu0 := time.Now(), cpuTime()
-			pubErr := make(chan error, 1)
-			go func() { pubErr <- env.bus.Publisher(signer).PublishBatch(context.Background(), evs) }()
-			end := wait()
-			if err := <-pubErr; err != nil {
-				b.Fatalf("PublishBatch: %v", err)
-			}
-			e2eT += end.Sub(start)
-			cpuT += cpuTime() - cpu0
-		})
+		// With and without authentication, in turns, so that neither
+		// always runs on a machine warmed up by the other.
+		for _, auth := range []bool{ops%2 == 0, ops%2 != 0} {
+			pprof.Do(context.Background(), pprof.Labels("part", "fabric"), func(context.Context) {
+				pub, sub := newFabric(b, auth)
+				wait := busConsumer(b, sub, tl, fabricConsumer, n)
+				b.StartTimer()
+				start, cpu0 := time.Now(), cpuTime()
+				pubErr := make(chan error, 1)
+				go func() { pubErr <- pub.Publisher(signer).PublishBatch(context.Background(), evs) }()
+				end := wait()
+				if err := <-pubErr; err != nil {
+					b.Fatalf("PublishBatch: %v", err)
+				}
+				b.StopTimer()
+				if auth {
+					e2eT += end.Sub(start)
+					cpuT += cpuTime() - cpu0
+				} else {
+					noAuthT += end.Sub(start)
+					noAuthCPU += cpuTime() - cpu0
+				}
+			})
+		}
+		ops++
+		b.StartTimer() // b.Loop wants it running
 	}
 	ours := rate(b.N*n, e2eT)
 	limit := 1 / (1/rate(b.N*cops, signT) + 1/rate(b.N*cops, verifyT))
 	b.ReportMetric(ours, "events/s")
+	b.ReportMetric(rate(b.N*n, noAuthT), "noauth_events/s")
+	b.ReportMetric(ours/rate(b.N*n, noAuthT), "ratio_vs_noauth")
+	b.ReportMetric(cpuPerEvent(noAuthCPU, b.N*n), "noauth_cpu_us/event")
 	b.ReportMetric(ours/rate(b.N*n, pubT), "ratio_vs_raw_publish")
 	b.ReportMetric(ours/rate(b.N*n, fetchT), "ratio_vs_raw_fetch")
 	b.ReportMetric(ours/limit, "ratio_vs_crypto_limit")

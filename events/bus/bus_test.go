@@ -47,11 +47,48 @@ func (r *recorder) ids() []string {
 
 func (r *recorder) len() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.seen) }
 
+// newEvent is the sample of typ from cc's node, made an event cc may send
+// (events.Authorize) where the sample's ids stand in the way: a new fix or
+// proposal is put in cc's namespace, and a vote on or an assessment of
+// cc's own is moved to another country's.
 func newEvent(t testing.TB, cc, typ string) event.Event {
 	t.Helper()
 	p, ok := events.Sample(typ)
 	if !ok {
 		t.Fatalf("no sample for %s", typ)
+	}
+	other := "ph"
+	if cc == other {
+		other = "lk"
+	}
+	own := func(id string) bool { origin, _ := events.OriginOf(id); return origin == cc }
+	switch q := p.(type) {
+	case events.FixPublished:
+		q.FixID = cc + "-fix-0042"
+		p = q
+	case events.ProposalSubmitted:
+		q.ProposalID = cc + "-prop-0007"
+		p = q
+	case events.FixAssessed:
+		if own(q.FixID) {
+			q.FixID = other + "-fix-0042"
+		}
+		p = q
+	case events.FixAdopted:
+		if own(q.FixID) {
+			q.FixID = other + "-fix-0042"
+		}
+		p = q
+	case events.ProposalEndorsed:
+		if own(q.ProposalID) {
+			q.ProposalID = other + "-prop-0007"
+		}
+		p = q
+	case events.ProposalObjected:
+		if own(q.ProposalID) {
+			q.ProposalID = other + "-prop-0007"
+		}
+		p = q
 	}
 	proj := project
 	if spec, _ := events.Lookup(typ); !spec.Project {
@@ -62,6 +99,26 @@ func newEvent(t testing.TB, cc, typ string) event.Event {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// sampleEvent is the sample of typ from the source that may send it
+// (events.SampleSource): its country and the event.
+func sampleEvent(t testing.TB, typ string) (string, event.Event) {
+	t.Helper()
+	src, ok := events.SampleSource(typ)
+	if !ok {
+		t.Fatalf("no sample source for %s", typ)
+	}
+	p, _ := events.Sample(typ)
+	proj := project
+	if spec, _ := events.Lookup(typ); !spec.Project {
+		proj = ""
+	}
+	e, err := events.New(src, proj, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src.Country, e
 }
 
 func verifier(t testing.TB, tl *sign.TrustList) *sign.Verifier {
@@ -87,17 +144,13 @@ func TestEveryEventKindRoundTripsSignedAndVerified(t *testing.T) {
 	s := bustest.Server(t, "")
 	_, js := bustest.Connect(t, s)
 	b := bustest.Open(t, js)
-	cs, tl := bustest.Countries(t, "ma", "hub")
+	cs, tl := bustest.Countries(t, "ma", "ph", "lk", "hub")
 	rec := &recorder{}
 	consume(t, b, bus.ConsumerConfig{Name: "all", Verifier: verifier(t, tl)}, rec.handle)
 
 	want := map[string]event.Event{}
 	for _, spec := range events.Catalog() {
-		cc := "ma"
-		if spec.Kind == "fix" && spec.Verb == "duplicate.detected" || spec.Verb == "duplicate.detected" {
-			cc = "hub"
-		}
-		e := newEvent(t, cc, spec.Type)
+		cc, e := sampleEvent(t, spec.Type)
 		if _, err := b.Publisher(cs[cc].Signer).Publish(context.Background(), e); err != nil {
 			t.Fatalf("publish %s: %v", spec.Type, err)
 		}
@@ -174,7 +227,7 @@ func TestAFailingHandlerIsRetriedWithBackoffThenDeadLettered(t *testing.T) {
 			mu.Unlock()
 			return fmt.Errorf("database unavailable")
 		})
-	if _, err := b.Publisher(cs["ma"].Signer).Publish(context.Background(), newEvent(t, "ma", events.TypeFixAdopted)); err != nil {
+	if _, err := b.Publisher(cs["ma"].Signer).Publish(context.Background(), newEvent(t, "ma", events.TypeFixPublished)); err != nil {
 		t.Fatal(err)
 	}
 	bustest.Eventually(t, 10*time.Second, "dead letter", func() bool { return len(bustest.DeadLetters(t, js)) == 1 })
@@ -190,7 +243,7 @@ func TestAFailingHandlerIsRetriedWithBackoffThenDeadLettered(t *testing.T) {
 	}
 	dl := bustest.DeadLetters(t, js)[0]
 	if dl.Reason != bus.ReasonMaxDeliveries || dl.Consumer != "flaky" || dl.StreamSeq != 1 ||
-		!contains(dl.Detail, "database unavailable") || dl.Subject != "dpi.ma.fix.adopted."+project {
+		!contains(dl.Detail, "database unavailable") || dl.Subject != "dpi.ma.fix.published."+project {
 		t.Fatalf("dead letter %+v", dl)
 	}
 }
@@ -199,7 +252,7 @@ func TestAPermanentErrorIsDeadLetteredAtOnceAndAPanicDoesNotStopTheConsumer(t *t
 	s := bustest.Server(t, "")
 	_, js := bustest.Connect(t, s)
 	b := bustest.Open(t, js)
-	cs, tl := bustest.Countries(t, "ma")
+	cs, tl := bustest.Countries(t, "lk")
 	rec := &recorder{}
 	var calls sync.Map
 	consume(t, b, bus.ConsumerConfig{Name: "picky", Verifier: verifier(t, tl), Backoff: []time.Duration{10 * time.Millisecond}, MaxDeliver: 2},
@@ -214,9 +267,10 @@ func TestAPermanentErrorIsDeadLetteredAtOnceAndAPanicDoesNotStopTheConsumer(t *t
 			}
 			return rec.handle(ctx, e)
 		})
-	p := b.Publisher(cs["ma"].Signer)
+	// Sri Lanka reacts to Morocco's proposal.
+	p := b.Publisher(cs["lk"].Signer)
 	for _, typ := range []string{events.TypeProposalObjected, events.TypeProposalCommented, events.TypeProposalEndorsed} {
-		if _, err := p.Publish(context.Background(), newEvent(t, "ma", typ)); err != nil {
+		if _, err := p.Publish(context.Background(), newEvent(t, "lk", typ)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -282,7 +336,8 @@ func TestEveryRejectionEndsInTheDLQWithItsReasonAndTheNextGoodEventIsHandled(t *
 
 	rec := &recorder{}
 	consume(t, b, bus.ConsumerConfig{Name: "strict", Verifier: verifier(t, tl)}, rec.handle)
-	good := func() event.Event { return newEvent(t, "ma", events.TypeProposalEndorsed) }
+	// Morocco comments on its own proposal: an event Morocco may send.
+	good := func() event.Event { return newEvent(t, "ma", events.TypeProposalCommented) }
 	lkAsMa := &sign.PrivateKey{Country: "ma", KeyID: cs["lk"].Key.KeyID, Key: cs["lk"].Key.Key}
 	forger, _ := sign.NewSigner(*lkAsMa)
 
@@ -320,7 +375,7 @@ func TestEveryRejectionEndsInTheDLQWithItsReasonAndTheNextGoodEventIsHandled(t *
 		{string(sign.ReasonWrongCountryKey), func() *nats.Msg { return signedMsg(t, forger, good(), nil) }},
 		{string(sign.ReasonSubjectMismatch), func() *nats.Msg {
 			m := signedMsg(t, cs["ma"].Signer, good(), nil)
-			m.Subject = "dpi.lk.proposal.endorsed." + project
+			m.Subject = "dpi.lk.proposal.commented." + project
 			return m
 		}},
 		{bus.ReasonSchemaInvalid, func() *nats.Msg {
@@ -427,7 +482,7 @@ func TestARestartedProcessResumesWithNothingLostAndNothingHandledTwice(t *testin
 		}
 		var evs []event.Event
 		for range publish {
-			e := newEvent(t, "ma", events.TypeFixAdopted)
+			e := newEvent(t, "ma", events.TypeFixPublished)
 			evs = append(evs, e)
 			all = append(all, e.ID())
 		}
@@ -462,7 +517,7 @@ func TestMaxDeliveriesAdvisoryEndsInTheDLQ(t *testing.T) {
 	c := consume(t, b, bus.ConsumerConfig{Name: "hung", Verifier: verifier(t, tl), MaxDeliver: 2, AckWait: 200 * time.Millisecond, Batch: 1},
 		func(ctx context.Context, e event.Event) error { <-ctx.Done(); return ctx.Err() })
 	_ = c
-	if _, err := b.Publisher(cs["ma"].Signer).Publish(context.Background(), newEvent(t, "ma", events.TypeFixAdopted)); err != nil {
+	if _, err := b.Publisher(cs["ma"].Signer).Publish(context.Background(), newEvent(t, "ma", events.TypeFixPublished)); err != nil {
 		t.Fatal(err)
 	}
 	bustest.Eventually(t, 10*time.Second, "max-deliveries dead letter", func() bool { return len(bustest.DeadLetters(t, js)) >= 1 })
@@ -497,7 +552,7 @@ func TestAnEventIsVerifiedOncePerProcessHoweverManyServicesConsumeIt(t *testing.
 	const n = 20
 	var evs []event.Event
 	for range n {
-		evs = append(evs, newEvent(t, "ma", events.TypeFixAdopted))
+		evs = append(evs, newEvent(t, "ma", events.TypeFixPublished))
 	}
 	if err := b.Publisher(cs["ma"].Signer).PublishBatch(context.Background(), evs); err != nil {
 		t.Fatal(err)

@@ -242,7 +242,8 @@ func (c *Consumer) msgContext(j *job) context.Context {
 	return WithMessage(c.ctx, m)
 }
 
-// prepare decodes, verifies and validates, in a worker.
+// prepare decodes and admits (verifies, validates, authorizes), in a
+// worker.
 func (c *Consumer) prepare(j *job) {
 	md, err := j.msg.Metadata()
 	if err == nil {
@@ -254,7 +255,7 @@ func (c *Consumer) prepare(j *job) {
 		return
 	}
 	capture := func(_ context.Context, ve event.Event) error { j.ev = ve; return nil }
-	j.err = Chain(capture, Verify(c.cfg.Verifier), Validate())(c.msgContext(j), e)
+	j.err = Admit(c.cfg.Verifier)(capture)(c.msgContext(j), e)
 }
 
 // handle runs the handler in stream order and settles the message.

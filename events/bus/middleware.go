@@ -73,19 +73,34 @@ func MessageFrom(ctx context.Context) (Message, bool) {
 	return m, ok
 }
 
+// Admit is what every consumer runs before its handler sees an event, in
+// this order: Verify, Validate, Authorize. The live consumers (Consume)
+// and a rebuild from the stream admit the same events.
+func Admit(v *sign.Verifier) Middleware {
+	verify, validate, authorize := Verify(v), Validate(), Authorize()
+	return func(next Handler) Handler { return verify(validate(authorize(next))) }
+}
+
 // Verify checks the event's signature against v and hands the verified
-// event (only signed extensions kept) to next. When the context carries the
-// NATS subject, the event's country must also be the subject's. Refusals
-// are *RejectError with the sign.Reason as reason.
+// event (only signed extensions kept) to next. When the context carries
+// the message (MessageFrom), every token of its NATS subject must be the
+// event's (sign.CheckSubject), and the key must have been valid when
+// JetStream stored it (sign.Verifier.VerifyAt with Message.Time), not at
+// the time the event claims; without a stored time the clock decides.
+// Refusals are *RejectError with the sign.Reason as reason.
 func Verify(v *sign.Verifier) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, e event.Event) error {
-			if m, ok := MessageFrom(ctx); ok && m.Subject != "" {
-				if err := sign.CheckSubject(m.Subject, e); err != nil {
-					return &RejectError{Reason: string(sign.ReasonOf(err)), Err: err}
+			var stored time.Time
+			if m, ok := MessageFrom(ctx); ok {
+				if m.Subject != "" {
+					if err := sign.CheckSubject(m.Subject, e); err != nil {
+						return &RejectError{Reason: string(sign.ReasonOf(err)), Err: err}
+					}
 				}
+				stored = m.Time
 			}
-			ve, err := v.Verify(e)
+			ve, err := v.VerifyAt(e, stored)
 			if err != nil {
 				return &RejectError{Reason: string(sign.ReasonOf(err)), Err: err}
 			}
@@ -105,6 +120,25 @@ func Validate() Middleware {
 				var ve *events.ValidationError
 				if errors.As(err, &ve) && ve.Field == "data" {
 					reason = ReasonSchemaInvalid
+				}
+				return &RejectError{Reason: reason, Err: err}
+			}
+			return next(ctx, e)
+		}
+	}
+}
+
+// Authorize refuses an event whose sender may not say what it says, by
+// the authority table (events.Authorize), with reason not-authorized and
+// a detail that names the rule. It runs after Verify, which proves the
+// sender, and Validate, which proves the payload.
+func Authorize() Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, e event.Event) error {
+			if err := events.Authorize(e); err != nil {
+				reason := ReasonInvalidEvent
+				if _, ok := errors.AsType[*events.AuthorityError](err); ok {
+					reason = ReasonNotAuthorized
 				}
 				return &RejectError{Reason: reason, Err: err}
 			}

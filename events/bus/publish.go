@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -16,6 +17,25 @@ import (
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/events/subject"
 )
+
+// ErrMsgTooLarge is wrapped by a publish error for an event larger than
+// stream DPI (or the NATS server) takes, headers included: it was refused
+// and stored nowhere. The error names the size and the limit. It is an
+// events.ErrBadInput: the same event fails again.
+var ErrMsgTooLarge = events.Sentinel(events.ErrBadInput, "event too large for the stream")
+
+// tooLarge wraps err, the refusal of m, with ErrMsgTooLarge, m's size and
+// the limit it broke, when it is a refusal for size; other errors pass.
+func (b *Bus) tooLarge(m *nats.Msg, err error) error {
+	size := m.Size() - len(m.Subject) - len(m.Reply) // headers and data
+	switch {
+	case errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
+		return fmt.Errorf("%w: %d bytes with headers, stream %s takes at most %d: %w", ErrMsgTooLarge, size, Stream, b.maxMsgSize, err)
+	case errors.Is(err, nats.ErrMaxPayload):
+		return fmt.Errorf("%w: %d bytes with headers, the NATS server takes at most %d: %w", ErrMsgTooLarge, size, b.js.Conn().MaxPayload(), err)
+	}
+	return err
+}
 
 // Publisher validates, signs and publishes the events of one country. It is
 // safe for concurrent use.
@@ -42,7 +62,7 @@ func (p *Publisher) Publish(ctx context.Context, e event.Event) (*jetstream.PubA
 	ack, err := p.b.js.PublishMsg(ctx, m, jetstream.WithMsgID(MsgID(e)), jetstream.WithExpectStream(Stream))
 	if err != nil {
 		p.b.metrics.PublishFailed.WithLabelValues(e.Type()).Inc()
-		return nil, fmt.Errorf("publish %s %s: %w", e.Type(), e.ID(), err)
+		return nil, fmt.Errorf("publish %s %s: %w", e.Type(), e.ID(), p.b.tooLarge(m, err))
 	}
 	p.b.metrics.Published.WithLabelValues(e.Type()).Inc()
 	return ack, nil
@@ -136,7 +156,7 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []event.Event) error {
 			f, err := p.b.js.PublishMsgAsync(pc.msgs[i], jetstream.WithMsgID(MsgID(e)), jetstream.WithExpectStream(Stream),
 				jetstream.WithStallWait(30*time.Second))
 			if err != nil {
-				failed[e.ID()] = err
+				failed[e.ID()] = p.b.tooLarge(pc.msgs[i], err)
 				p.b.metrics.PublishFailed.WithLabelValues(e.Type()).Inc()
 				continue
 			}
@@ -149,7 +169,7 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []event.Event) error {
 		case <-f.f.Ok():
 			published[f.typ]++
 		case err := <-f.f.Err():
-			failed[f.id] = err
+			failed[f.id] = p.b.tooLarge(f.f.Msg(), err)
 			p.b.metrics.PublishFailed.WithLabelValues(f.typ).Inc()
 		case <-ctx.Done():
 			failed[f.id] = ctx.Err()

@@ -9,8 +9,10 @@
 // which public keys belong to which country and when each is valid. A
 // Verifier refuses an event for one precise Reason: unsigned, bad
 // signature, tampered data, tampered attribute, unknown key, key outside
-// its validity window, revoked key, key of another country, or (via
-// CheckSubject) a source country that differs from the NATS subject's.
+// its validity window when the hub stored the event (VerifyAt), revoked
+// key, key of another country, or (via CheckSubject) a NATS subject with a
+// token that is not the event's. The hub's own services sign with keys of
+// the pseudo country "hub".
 //
 // Besides the standard attributes, Sign adds dpihubdigests: the list of the
 // per-part digests whose SHA-256 is the signed payload. It is authenticated

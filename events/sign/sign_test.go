@@ -94,6 +94,14 @@ func TestVerifyAcceptsASignedEventAfterAJSONRoundTrip(t *testing.T) {
 func TestVerifyRefusesEachClassWithItsReason(t *testing.T) {
 	w := newWorld(t)
 	good := func() event.Event { return signed(t, w.ma, sampleEvent("ma")) }
+	// goodAt is good dated at, as a signer whose clock agrees with the hub's dates it.
+	goodAt := func(at time.Time) func() event.Event {
+		return func() event.Event {
+			e := sampleEvent("ma")
+			e.SetTime(at)
+			return signed(t, w.ma, e)
+		}
+	}
 	revokedList := &sign.TrustList{Keys: append([]sign.TrustedKey(nil), w.trust.Keys...)}
 	revokedList.Keys[0].Revoked = true
 
@@ -102,13 +110,16 @@ func TestVerifyRefusesEachClassWithItsReason(t *testing.T) {
 		event func() event.Event
 		trust *sign.TrustList
 		want  sign.Reason
+		// stored is when the hub stored the event; zero: Verify, which
+		// takes the verifier's clock (t0).
+		stored time.Time
 	}{
-		{"an unsigned event is refused as unsigned", func() event.Event { return sampleEvent("ma") }, nil, sign.ReasonUnsigned},
+		{"an unsigned event is refused as unsigned", func() event.Event { return sampleEvent("ma") }, nil, sign.ReasonUnsigned, time.Time{}},
 		{"garbage material is a bad signature", func() event.Event {
 			e := good()
 			e.SetExtension(sign.ExtMaterial, "%%% not base64")
 			return e
-		}, nil, sign.ReasonBadSignature},
+		}, nil, sign.ReasonBadSignature, time.Time{}},
 		{"a flipped signature byte is a bad signature", func() event.Event {
 			e := good()
 			env := envelope(t, e)
@@ -117,49 +128,75 @@ func TestVerifyRefusesEachClassWithItsReason(t *testing.T) {
 			env["signatures"].([]any)[0].(map[string]any)["sig"] = base64.StdEncoding.EncodeToString(sig)
 			setEnvelope(t, &e, env)
 			return e
-		}, nil, sign.ReasonBadSignature},
+		}, nil, sign.ReasonBadSignature, time.Time{}},
 		{"changed data is tampered data", func() event.Event {
 			e := good()
 			_ = e.SetData("application/json", map[string]string{"proposal_id": "p-2"})
 			return e
-		}, nil, sign.ReasonTamperedData},
+		}, nil, sign.ReasonTamperedData, time.Time{}},
 		{"a changed subject is a tampered attribute", func() event.Event {
 			e := good()
 			e.SetSubject("mojaloop-central-ledger")
 			return e
-		}, nil, sign.ReasonTamperedAttribute},
+		}, nil, sign.ReasonTamperedAttribute, time.Time{}},
 		{"a changed time is a tampered attribute", func() event.Event {
 			e := good()
 			e.SetTime(t0.Add(time.Second))
 			return e
-		}, nil, sign.ReasonTamperedAttribute},
+		}, nil, sign.ReasonTamperedAttribute, time.Time{}},
 		{"dropping country from signedextattrs is a tampered attribute", func() event.Event {
 			e := good()
 			e.SetExtension(sign.ExtSignedAttrs, nil)
 			return e
-		}, nil, sign.ReasonTamperedAttribute},
-		{"a key missing from the trust list is unknown", func() event.Event { return signed(t, w.rogue, sampleEvent("ma")) }, nil, sign.ReasonUnknownKey},
-		{"an event dated before not_before is outside the window", func() event.Event {
+		}, nil, sign.ReasonTamperedAttribute, time.Time{}},
+		{"a key missing from the trust list is unknown", func() event.Event { return signed(t, w.rogue, sampleEvent("ma")) }, nil, sign.ReasonUnknownKey, time.Time{}},
+		{"an event stored before not_before is outside the window", func() event.Event {
 			e := sampleEvent("ma")
 			e.SetTime(t0.Add(-48 * time.Hour))
 			return signed(t, w.ma, e)
-		}, nil, sign.ReasonKeyOutsideWindow},
-		{"an event dated after not_after is outside the window", func() event.Event {
+		}, nil, sign.ReasonKeyOutsideWindow, t0.Add(-48 * time.Hour)},
+		{"an event stored after not_after is outside the window", func() event.Event {
 			e := sampleEvent("ma")
 			e.SetTime(t0.Add(48 * time.Hour))
 			return signed(t, w.ma, e)
-		}, nil, sign.ReasonKeyOutsideWindow},
+		}, nil, sign.ReasonKeyOutsideWindow, t0.Add(48 * time.Hour)},
+		{"a backdated event signed by an expired key is refused though its time is inside the window", good, nil, sign.ReasonKeyOutsideWindow, t0.Add(48 * time.Hour)},
+		{"the same event stored while the key was valid passes", good, nil, "", t0.Add(23 * time.Hour)},
+		{"an event claiming a time before not_before but stored inside the window passes: the claim decides nothing", func() event.Event {
+			e := sampleEvent("ma")
+			e.SetTime(t0.Add(-48 * time.Hour))
+			return signed(t, w.ma, e)
+		}, nil, "", t0},
+		{"an event stored within the clock skew after not_after passes", goodAt(t0.Add(24 * time.Hour)), nil, "", t0.Add(24*time.Hour + sign.ClockSkew - time.Second)},
+		{"an event stored just beyond the clock skew after not_after is refused", goodAt(t0.Add(24 * time.Hour)), nil, sign.ReasonKeyOutsideWindow, t0.Add(24*time.Hour + sign.ClockSkew + time.Second)},
+		{"an event stored within the clock skew before not_before passes", goodAt(t0.Add(-24*time.Hour - sign.ClockSkew + time.Second)), nil, "", t0.Add(-24*time.Hour - sign.ClockSkew + time.Second)},
+		{"an event stored just beyond the clock skew before not_before is refused", goodAt(t0.Add(-24*time.Hour - sign.ClockSkew - time.Second)), nil, sign.ReasonKeyOutsideWindow, t0.Add(-24*time.Hour - sign.ClockSkew - time.Second)},
+		{"without a stored time the clock decides: an event of an expired key verified now is refused", func() event.Event {
+			e := sampleEvent("ma")
+			e.SetTime(t0.Add(-47 * time.Hour))
+			return signed(t, w.ma, e)
+		}, &sign.TrustList{Keys: []sign.TrustedKey{sign.Trusted(w.ma, t0.Add(-48*time.Hour), t0.Add(-24*time.Hour))}}, sign.ReasonKeyOutsideWindow, time.Time{}},
 		{"an event dated in the future is refused", func() event.Event {
 			e := sampleEvent("lk")
 			e.SetTime(t0.Add(time.Hour))
 			return signed(t, w.lk, e)
-		}, nil, sign.ReasonKeyOutsideWindow},
-		{"a revoked key is refused", good, revokedList, sign.ReasonKeyRevoked},
+		}, nil, sign.ReasonKeyOutsideWindow, time.Time{}},
+		{"an event dated after the time it was stored is refused", func() event.Event {
+			e := sampleEvent("lk")
+			e.SetTime(t0.Add(-time.Hour))
+			return signed(t, w.lk, e)
+		}, nil, sign.ReasonKeyOutsideWindow, t0.Add(-2 * time.Hour)},
+		{"an event dated within the clock skew after it was stored passes", func() event.Event {
+			e := sampleEvent("lk")
+			e.SetTime(t0.Add(sign.ClockSkew - time.Second))
+			return signed(t, w.lk, e)
+		}, nil, "", t0},
+		{"a revoked key is refused", good, revokedList, sign.ReasonKeyRevoked, time.Time{}},
 		{"another country's key is refused", func() event.Event {
 			// Sri Lanka's key, posing as Morocco.
 			forger := sign.PrivateKey{Country: "ma", KeyID: w.lk.KeyID, Key: w.lk.Key}
 			return signed(t, forger, sampleEvent("ma"))
-		}, nil, sign.ReasonWrongCountryKey},
+		}, nil, sign.ReasonWrongCountryKey, time.Time{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,7 +204,13 @@ func TestVerifyRefusesEachClassWithItsReason(t *testing.T) {
 			if tc.trust != nil {
 				tl = tc.trust
 			}
-			_, err := verifier(t, tl).Verify(tc.event())
+			v := verifier(t, tl)
+			var err error
+			if tc.stored.IsZero() {
+				_, err = v.Verify(tc.event())
+			} else {
+				_, err = v.VerifyAt(tc.event(), tc.stored)
+			}
 			if got := sign.ReasonOf(err); got != tc.want {
 				t.Fatalf("reason %q (%v), want %q", got, err, tc.want)
 			}
@@ -175,15 +218,78 @@ func TestVerifyRefusesEachClassWithItsReason(t *testing.T) {
 	}
 }
 
-func TestCheckSubjectRefusesAnotherCountrysSubject(t *testing.T) {
-	e := sampleEvent("ma")
+func TestCheckSubjectRefusesASubjectWithATokenThatIsNotTheEvents(t *testing.T) {
+	e := sampleEvent("ma") // proposal.endorsed about mosip-id-repository
 	if err := sign.CheckSubject("dpi.ma.proposal.endorsed.mosip-id-repository", e); err != nil {
 		t.Fatalf("own subject refused: %v", err)
 	}
-	for _, subj := range []string{"dpi.ph.proposal.endorsed.mosip-id-repository", "not.a.subject"} {
-		if r := sign.ReasonOf(sign.CheckSubject(subj, e)); r != sign.ReasonSubjectMismatch {
-			t.Errorf("CheckSubject(%q) reason %q, want %q", subj, r, sign.ReasonSubjectMismatch)
+	for name, subj := range map[string]string{
+		"another country":                         "dpi.ph.proposal.endorsed.mosip-id-repository",
+		"another kind":                            "dpi.ma.fix.endorsed.mosip-id-repository",
+		"another verb":                            "dpi.ma.proposal.submitted.mosip-id-repository",
+		"another kind and verb":                   "dpi.ma.fix.published.mosip-id-repository",
+		"another project":                         "dpi.ma.proposal.endorsed.mojaloop-central-ledger",
+		"no project for an event about one":       "dpi.ma.proposal.endorsed._",
+		"a verb spelled with dots":                "dpi.ma.proposal.endorsed.v1",
+		"not a subject":                           "not.a.subject",
+		"a subject of six tokens":                 "dpi.ma.proposal.endorsed.mosip-id-repository.x",
+		"the hub's subject for a country's event": "dpi.hub.proposal.endorsed.mosip-id-repository",
+	} {
+		t.Run("refuses "+name, func(t *testing.T) {
+			if r := sign.ReasonOf(sign.CheckSubject(subj, e)); r != sign.ReasonSubjectMismatch {
+				t.Errorf("CheckSubject(%q) reason %q, want %q", subj, r, sign.ReasonSubjectMismatch)
+			}
+		})
+	}
+	t.Run("an event about no project travels on _", func(t *testing.T) {
+		hb := sampleEvent("ma")
+		hb.SetType("org.dpihub.node.heartbeat.v1")
+		hb.SetSubject("")
+		if err := sign.CheckSubject("dpi.ma.node.heartbeat._", hb); err != nil {
+			t.Fatal(err)
 		}
+		if sign.ReasonOf(sign.CheckSubject("dpi.ma.node.heartbeat.mosip-id-repository", hb)) != sign.ReasonSubjectMismatch {
+			t.Fatal("a heartbeat on a project's subject passed")
+		}
+	})
+	t.Run("a two-word verb travels dashed", func(t *testing.T) {
+		sc := sampleEvent("hub")
+		sc.SetType("org.dpihub.proposal.status.changed.v1")
+		if err := sign.CheckSubject("dpi.hub.proposal.status-changed.mosip-id-repository", sc); err != nil {
+			t.Fatal(err)
+		}
+		if sign.ReasonOf(sign.CheckSubject("dpi.hub.proposal.status.mosip-id-repository", sc)) != sign.ReasonSubjectMismatch {
+			t.Fatal("status.changed on a status subject passed")
+		}
+	})
+}
+
+func TestAHubEventVerifiesWithAHubKeyAndNotWithACountrysKey(t *testing.T) {
+	w := newWorld(t)
+	hub, err := sign.GenerateKey("hub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &sign.TrustList{Keys: append([]sign.TrustedKey(nil), w.trust.Keys...)}
+	tl.Add(sign.Trusted(hub, time.Time{}, time.Time{}))
+	v := verifier(t, tl)
+	hubEvent := func() event.Event {
+		e := sampleEvent("hub")
+		e.SetSource("urn:dpihub:hub:dedup")
+		return e
+	}
+	if _, err := v.Verify(signed(t, hub, hubEvent())); err != nil {
+		t.Fatalf("a hub event signed with a hub key: %v", err)
+	}
+	// Morocco's key, its key id and all, posing as the hub.
+	forger := sign.PrivateKey{Country: "hub", KeyID: w.ma.KeyID, Key: w.ma.Key}
+	if r := sign.ReasonOf(func() error { _, err := v.Verify(signed(t, forger, hubEvent())); return err }()); r != sign.ReasonWrongCountryKey {
+		t.Fatalf("a hub event signed with a country's key: reason %q, want %q", r, sign.ReasonWrongCountryKey)
+	}
+	// And a hub key cannot speak for a country either.
+	asMorocco := sign.PrivateKey{Country: "ma", KeyID: hub.KeyID, Key: hub.Key}
+	if r := sign.ReasonOf(func() error { _, err := v.Verify(signed(t, asMorocco, sampleEvent("ma"))); return err }()); r != sign.ReasonWrongCountryKey {
+		t.Fatalf("a country's event signed with a hub key: reason %q, want %q", r, sign.ReasonWrongCountryKey)
 	}
 }
 
@@ -236,6 +342,33 @@ func TestPrivateKeyFileRoundTripsAndIsNotOverwritten(t *testing.T) {
 	}
 	if k.KeyID != w.ma.KeyID || !k.Key.Equal(w.ma.Key) {
 		t.Fatal("key changed in the round trip")
+	}
+}
+
+// The cache spares the ed25519 step only: a signature that verified once
+// does not let a later check skip the key's window.
+func TestVerifyCacheDoesNotSkipTheWindowCheck(t *testing.T) {
+	w := newWorld(t)
+	v := verifier(t, w.trust)
+	e := signed(t, w.ma, sampleEvent("ma"))
+	for range 2 {
+		if _, err := v.VerifyAt(e, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := v.Stats(); st.Checked != 1 || st.Cached != 1 {
+		t.Fatalf("stats %+v: want the second check served by the cache", st)
+	}
+	if r := sign.ReasonOf(func() error { _, err := v.VerifyAt(e, t0.Add(48*time.Hour)); return err }()); r != sign.ReasonKeyOutsideWindow {
+		t.Fatalf("the cached signature, stored after not_after: reason %q, want %q", r, sign.ReasonKeyOutsideWindow)
+	}
+	revoked := &sign.TrustList{Keys: append([]sign.TrustedKey(nil), w.trust.Keys...)}
+	revoked.Keys[0].Revoked = true
+	if err := v.SetTrustList(revoked); err != nil {
+		t.Fatal(err)
+	}
+	if r := sign.ReasonOf(func() error { _, err := v.VerifyAt(e, t0); return err }()); r != sign.ReasonKeyRevoked {
+		t.Fatalf("the cached signature of a key revoked since: reason %q, want %q", r, sign.ReasonKeyRevoked)
 	}
 }
 

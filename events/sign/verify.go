@@ -34,8 +34,14 @@ const (
 	ReasonKeyOutsideWindow  Reason = "key-outside-validity"
 	ReasonKeyRevoked        Reason = "key-revoked"
 	ReasonWrongCountryKey   Reason = "key-of-other-country"
-	ReasonSubjectMismatch   Reason = "subject-country-mismatch"
+	ReasonSubjectMismatch   Reason = "subject-mismatch"
 )
+
+// ClockSkew is how far apart the clocks of a signer and of the hub may be:
+// a key is still good for an event stored up to ClockSkew outside its
+// window, and an event may claim a time up to ClockSkew after it was
+// stored (or, without a stored time, after now).
+const ClockSkew = 2 * time.Minute
 
 // Error is a refused verification.
 type Error struct {
@@ -78,7 +84,6 @@ func refuse(r Reason, keyID, format string, args ...any) error {
 type Verifier struct {
 	keys  atomic.Pointer[map[string]trusted]
 	now   func() time.Time
-	skew  time.Duration
 	cache *sigCache
 }
 
@@ -90,12 +95,13 @@ type trusted struct {
 // VerifierOption configures a Verifier.
 type VerifierOption func(*Verifier)
 
-// WithClock sets the clock used to refuse events dated in the future.
+// WithClock sets the clock Verify uses as the time an event was stored
+// when it is given none.
 func WithClock(now func() time.Time) VerifierOption { return func(v *Verifier) { v.now = now } }
 
 // NewVerifier returns a Verifier that trusts the keys of tl.
 func NewVerifier(tl *TrustList, opts ...VerifierOption) (*Verifier, error) {
-	v := &Verifier{now: time.Now, skew: 5 * time.Minute, cache: newSigCache(1 << 16)}
+	v := &Verifier{now: time.Now, cache: newSigCache(1 << 16)}
 	for _, o := range opts {
 		o(v)
 	}
@@ -123,16 +129,33 @@ func (v *Verifier) SetTrustList(tl *TrustList) error {
 	return nil
 }
 
-// Verify checks e's signature and returns the verified event: the core
+// Verify is VerifyAt with the verifier's clock as the stored time: for an
+// event that comes from no stream (a file, the CLI's tail of a live
+// subject). Consumers of the stream call VerifyAt.
+func (v *Verifier) Verify(e event.Event) (event.Event, error) {
+	return v.VerifyAt(e, v.now())
+}
+
+// VerifyAt checks e's signature and returns the verified event: the core
 // attributes, the data and only the extension attributes covered by the
-// signature. A refusal is an *Error with its Reason.
+// signature. stored is when the hub stored the event (the JetStream
+// timestamp of its message); zero means now. A refusal is an *Error with
+// its Reason.
 //
 // The key must be in the trust list, belong to the country of e's source,
-// not be revoked, and be valid at e's time; e's time may not lie more than
-// five minutes in the future. Checking validity at the event's time, not at
-// the time of verification, lets a replay of the stream years later give
-// the same answers.
-func (v *Verifier) Verify(e event.Event) (event.Event, error) {
+// not be revoked, and be valid when the event was stored, give or take
+// ClockSkew; e's time may not lie more than ClockSkew after stored. The
+// time e claims is the signer's word, so it never decides a key's
+// validity: a key past its not_after cannot sign a backdated event that
+// passes. The stored time is the same on every delivery and every replay,
+// so a replay of the stream years later gives the same answers.
+//
+// The ed25519 check alone is cached; every other check, the window
+// included, runs on every call.
+func (v *Verifier) VerifyAt(e event.Event, stored time.Time) (event.Event, error) {
+	if stored.IsZero() {
+		stored = v.now()
+	}
 	mat, _ := extension(e, ExtMaterial).(string)
 	if mat == "" {
 		return event.Event{}, refuse(ReasonUnsigned, "", "no %s attribute", ExtMaterial)
@@ -162,12 +185,12 @@ func (v *Verifier) Verify(e event.Event) (event.Event, error) {
 	switch {
 	case at.IsZero():
 		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "the event has no time")
-	case k.NotBefore != nil && at.Before(*k.NotBefore):
-		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is before not_before %s", at.UTC().Format(time.RFC3339), k.NotBefore.Format(time.RFC3339))
-	case k.NotAfter != nil && at.After(*k.NotAfter):
-		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is after not_after %s", at.UTC().Format(time.RFC3339), k.NotAfter.Format(time.RFC3339))
-	case at.After(v.now().Add(v.skew)):
-		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is in the future", at.UTC().Format(time.RFC3339))
+	case k.NotBefore != nil && stored.Before(k.NotBefore.Add(-ClockSkew)):
+		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "stored at %s, before not_before %s (allowing %v of clock skew)", rfc3339(stored), rfc3339(*k.NotBefore), ClockSkew)
+	case k.NotAfter != nil && stored.After(k.NotAfter.Add(ClockSkew)):
+		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "stored at %s, after not_after %s (allowing %v of clock skew), whatever time the event claims (%s)", rfc3339(stored), rfc3339(*k.NotAfter), ClockSkew, rfc3339(at))
+	case at.After(stored.Add(ClockSkew)):
+		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is in the future: it was stored at %s", rfc3339(at), rfc3339(stored))
 	}
 	if _, err := k.v.Verify(context.Background(), env); err != nil {
 		return event.Event{}, refuse(ReasonBadSignature, keyID, "the envelope's signature does not verify")
@@ -255,16 +278,34 @@ func sourceCountry(src string) string {
 	return cc
 }
 
-// CheckSubject refuses an event whose source country is not the country
-// token of the NATS subject it arrived on: whoever may publish on
-// dpi.<cc>.> speaks only for <cc>.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// CheckSubject refuses an event that does not travel on its own subject:
+// every token of the NATS subject it arrived on must be the event's. The
+// country is its source's (whoever may publish on dpi.<cc>.> speaks only
+// for <cc>), kind and verb are its type's as package subject maps them,
+// and the project is its subject attribute (or "_" for none). The subject
+// is not signed, and consumers and NATS permissions select by it, so a
+// fix.published arriving on dpi.ph.proposal.submitted.x is refused, not
+// trusted as either.
 func CheckSubject(natsSubject string, e event.Event) error {
-	s, err := subject.Parse(natsSubject)
+	got, err := subject.Parse(natsSubject)
 	if err != nil {
 		return refuse(ReasonSubjectMismatch, "", "%v", err)
 	}
-	if cc := sourceCountry(e.Source()); cc != s.Country {
+	cc := sourceCountry(e.Source())
+	if cc != got.Country {
 		return refuse(ReasonSubjectMismatch, "", "event from %q arrived on %s", cc, natsSubject)
+	}
+	want, err := subject.For(cc, e.Type(), e.Subject())
+	if err != nil {
+		return refuse(ReasonSubjectMismatch, "", "no subject carries type %q about %q: %v", e.Type(), e.Subject(), err)
+	}
+	switch {
+	case got.Kind != want.Kind || got.Verb != want.Verb:
+		return refuse(ReasonSubjectMismatch, "", "a %s event arrived on %s, the subject of %s events", e.Type(), natsSubject, got.Type())
+	case got.Project != want.Project:
+		return refuse(ReasonSubjectMismatch, "", "an event about %q arrived on %s, a subject of project %q", e.Subject(), natsSubject, got.Project)
 	}
 	return nil
 }

@@ -37,7 +37,9 @@ var (
 // fork has the fix, so its Verdict is events.VerdictPresent.
 const HowAdopted = "adopted"
 
-// Event is one verified event as the feed shows it.
+// Event is one verified event as the feed shows it. An event is
+// identified by Source and ID together: CloudEvents makes ids unique per
+// source only, and two countries may send the same id.
 type Event struct {
 	ID      string          `json:"id"`
 	Seq     uint64          `json:"seq"` // stream sequence in DPI
@@ -87,17 +89,22 @@ type Page struct {
 }
 
 // Fix is a published fix with its propagation across countries.
+//
+// A fix belongs to the country whose namespace its id is in
+// (events.OriginOf: ma-… is Morocco's): only that country's fix.published
+// makes it, so another country that publishes an id of Morocco's (by
+// mistake or to squat it) neither makes nor replaces Morocco's fix.
 type Fix struct {
 	ID          string       `json:"id"` // FixPublished.FixID
 	EventID     string       `json:"event_id"`
-	Country     string       `json:"country"` // where it was made
+	Country     string       `json:"country"` // where it was made: the origin of ID
 	Project     string       `json:"project"`
 	Title       string       `json:"title"`
 	PatchID     string       `json:"patch_id"`
 	Files       []string     `json:"files"`
 	CVEs        []string     `json:"cves,omitempty"`
 	Published   time.Time    `json:"published"`
-	Assessments []Assessment `json:"assessments"` // one per assessing country, latest wins
+	Assessments []Assessment `json:"assessments"` // one per assessing country (never Country), latest wins
 }
 
 // Assessment is one country's latest verdict on a fix.
@@ -130,7 +137,13 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Proposal is a roadmap proposal with its reactions.
+// Proposal is a roadmap proposal with its reactions. Like a Fix, it
+// belongs to the country whose namespace its id is in.
+//
+// Each other country has at most one vote, an endorsement or an
+// objection: its latest (by stream sequence) counts, so an endorsement
+// followed by an objection is one objection. The proposer does not vote
+// on its own proposal. Comments are all kept, the proposer's too.
 type Proposal struct {
 	ID           string     `json:"id"`
 	Country      string     `json:"country"`
@@ -138,7 +151,7 @@ type Proposal struct {
 	Title        string     `json:"title"`
 	Body         string     `json:"body"`
 	Labels       []string   `json:"labels,omitempty"`
-	Status       string     `json:"status"` // open, accepted, rejected, merged, withdrawn
+	Status       string     `json:"status"` // open, accepted, rejected, merged, withdrawn: the latest change by who may make it
 	Submitted    time.Time  `json:"submitted"`
 	Endorsements []Reaction `json:"endorsements"`
 	Objections   []Reaction `json:"objections"`
@@ -183,9 +196,17 @@ type Record struct {
 	Received time.Time // when JetStream stored it, so replays are deterministic
 }
 
-// Store keeps the projection. Apply is idempotent by event id: applying
-// the same events again, in the same order, leaves the same state, so the
-// projection can always be rebuilt by replaying the stream.
+// Store keeps the projection. Apply is idempotent by event, that is by
+// source and id: applying the same events again, in any order, leaves the
+// same state, so the projection can always be rebuilt by replaying the
+// stream.
+//
+// Every event is listed and searchable. The derived views (fixes and
+// their assessments, proposals with status and votes, duplicates, a
+// country's heartbeat) take only what events.Authorize allows: the rules
+// the bus enforces, checked again by the store, which cannot know that
+// its events all came through a bus that had them (a stream older than
+// the rules, a bug).
 type Store interface {
 	// Apply projects one verified event that arrived with stream sequence
 	// seq at time received.

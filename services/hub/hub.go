@@ -19,10 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/services/hub/embedded"
+	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
 
 // Config configures Start. The zero value serves NATS on 127.0.0.1:4222 and
@@ -34,7 +36,16 @@ type Config struct {
 	NATSPort   int           // default 4222; -1 picks a free port
 	HTTPAddr   string        // default 127.0.0.1:8080; "-" disables HTTP
 	MaxAge     time.Duration // how long events are kept (0: the bus default, 365 days)
-	Logger     *zap.Logger   // nil: no logs
+	// MaxBytes and MaxMsgSize limit stream DPI (0: bus.DefaultMaxBytes,
+	// bus.DefaultMaxMsgSize; negative: no limit). The embedded server
+	// takes messages as large as the dead-letter stream may need, never
+	// less than embedded.DefaultMaxPayload.
+	MaxBytes   int64
+	MaxMsgSize int32
+	Logger     *zap.Logger // nil: no logs
+	// NATSTLSCert and NATSTLSKey are PEM files of the NATS port's TLS
+	// certificate and key (empty: no TLS; beyond loopback, a warning).
+	NATSTLSCert, NATSTLSKey string
 	// Starting: services will be started in this process after Start;
 	// /healthz answers 503 "starting" until Started is called, so that
 	// nothing is sent traffic (or a user the UI's address) before they run.
@@ -49,13 +60,18 @@ type Hub struct {
 	Bus      *bus.Bus
 	Metrics  *bus.Metrics
 	Registry *prometheus.Registry
-	HTTP     *http.Server
+	// Auth is the authority NATS trusts, kept in <data>/auth; AuthCreated
+	// says that this start made it (the first start on this data).
+	Auth        *access.Authority
+	AuthCreated bool
+	HTTP        *http.Server
 	// HTTPAddr is the address HTTP listens on (useful with port 0).
 	HTTPAddr string
 	// Mux serves HTTP; services add their handlers to it.
-	Mux  *http.ServeMux
-	log  *zap.Logger
-	root atomic.Pointer[http.Handler]
+	Mux     *http.ServeMux
+	log     *zap.Logger
+	dataDir string
+	root    atomic.Pointer[http.Handler]
 	// starting is true until Started, with Config.Starting.
 	starting atomic.Bool
 	// stops run in reverse order on Close: services first, then the
@@ -84,9 +100,15 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	h.Metrics = m
 
+	h.dataDir = cfg.DataDir
+	if h.Auth, h.AuthCreated, err = openAuthority(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, err
+	}
 	srv, err := embedded.Start(embedded.Config{
 		ServerName: cfg.ServerName, DataDir: cfg.DataDir,
 		Host: cfg.NATSHost, Port: cfg.NATSPort, Logger: cfg.Logger,
+		MaxPayload: max(embedded.DefaultMaxPayload, bus.DLQMaxMsgSize(cfg.MaxMsgSize)),
+		Authority:  h.Auth, TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey,
 	})
 	if err != nil {
 		return nil, err
@@ -94,14 +116,21 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	h.Server = srv
 	h.stops = append(h.stops, srv.Shutdown)
 
-	nc, err := srv.Connect("dpihub", nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+	// The hub's own connection is the admin: it makes the streams and
+	// the nodes' buckets. Services in this process share it.
+	admin, err := h.Auth.ConnectOptions(access.Admin)
+	if err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	nc, err := srv.Connect("dpihub", append(admin, nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 		// Permission errors reach only this handler (nats.go #978).
 		subj := ""
 		if s != nil {
 			subj = s.Subject
 		}
 		cfg.Logger.Warn("nats async error", zap.String("subject", subj), zap.Error(err))
-	}))
+	}))...)
 	if err != nil {
 		h.Close(ctx)
 		return nil, err
@@ -113,11 +142,19 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		h.Close(ctx)
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	h.Bus, err = bus.Open(ctx, h.JS, bus.Config{MaxAge: cfg.MaxAge, Logger: cfg.Logger, Metrics: h.Metrics})
+	h.Bus, err = bus.Open(ctx, h.JS, bus.Config{MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, MaxMsgSize: cfg.MaxMsgSize,
+		Logger: cfg.Logger, Metrics: h.Metrics})
 	if err != nil {
 		h.Close(ctx)
 		return nil, err
 	}
+	// Country nodes may not make streams: the hub makes their buckets.
+	stopProvisioning, err := nodesvc.ServeProvisioning(h.Bus, cfg.Logger)
+	if err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	h.stops = append(h.stops, func(context.Context) { stopProvisioning() })
 
 	h.starting.Store(cfg.Starting)
 	h.Mux.HandleFunc("GET /healthz", h.healthz)

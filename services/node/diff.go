@@ -14,7 +14,7 @@ const (
 	// InlineLimit is the largest diff sent inside a fix.published event;
 	// a larger diff goes to the DiffStore and the event carries its
 	// reference.
-	InlineLimit = 256 << 10
+	InlineLimit = events.MaxInlineDiff
 	// MaxDiffSize is the largest diff a node fetches from the DiffStore.
 	MaxDiffSize = 256 << 20
 	// maxStoredInline is the largest diff kept inside a received fix in

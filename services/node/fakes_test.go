@@ -28,7 +28,8 @@ func hex40(seed string) string {
 }
 
 // derived is the id rule written again: the first 16 bytes of the SHA-256
-// of the parts joined by NUL, in hex.
+// of the parts joined by NUL, in hex. A node's facts have its country as
+// the first part.
 func derived(parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(h[:16])

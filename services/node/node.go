@@ -198,8 +198,10 @@ func (r *ReceivedFix) SetAssessment(a Assessment) {
 // fix.
 type PublishRequest struct {
 	Project string `json:"project"`
-	// Repo is the local repository that holds Commit; empty means the Dir
-	// of the node's fork of Project.
+	// Repo is the Dir of the registered fork of Project that holds
+	// Commit; empty means the project's first registered fork. The node
+	// refuses any other repository: it publishes only commits of its
+	// registered forks.
 	Repo string `json:"repo,omitempty"`
 	// Commit is a commit id or any revision git understands in Repo.
 	Commit string `json:"commit"`

@@ -155,6 +155,14 @@ func (nobody) FixPublished()      {}
 // Country is the node's country.
 func (n *Node) Country() string { return n.country }
 
+// factID is the id of a fact this node publishes: derivedID of the
+// node's country and the fact's parts. The country comes first because an
+// event is identified by (source, id): two countries with identical forks
+// that assess the same fix state two facts, and must not name them alike.
+func (n *Node) factID(parts ...string) string {
+	return derivedID(append([]string{n.country}, parts...)...)
+}
+
 // derivedID derives an event id from what the event is about, so that
 // publishing the same fact twice (a redelivery, a retry) is stored once.
 // Its parts and their order are part of the contract: changing them makes
@@ -267,9 +275,7 @@ func (n *Node) assessFork(ctx context.Context, rf *ReceivedFix, f ForkState, dif
 		PresentAs: a.PresentAs, How: a.How, Conflicts: a.Conflicts, ThreeWayClean: a.ThreeWayClean,
 		Branch: a.Branch, Head: a.Head,
 	}
-	// Another task adds the emitting country to the ids; until then they
-	// stay as they were.
-	if err := n.pub.Publish(ctx, rf.Project, payload, derivedID("assessed", rf.ID, a.Branch, a.Head, a.Verdict, rf.Fix.PatchID)); err != nil {
+	if err := n.pub.Publish(ctx, rf.Project, payload, n.factID("assessed", rf.ID, a.Branch, a.Head, a.Verdict, rf.Fix.PatchID)); err != nil {
 		return fmt.Errorf("assess fix %s against fork %s: %w", rf.ID, f.Key(), err)
 	}
 	n.obs.FixAssessed(a.Verdict)
@@ -277,7 +283,7 @@ func (n *Node) assessFork(ctx context.Context, rf *ReceivedFix, f ForkState, dif
 	// files merely hold the same change (how "content") did not take it.
 	if a.Verdict == events.VerdictPresent && (a.How == events.HowPatchID || a.How == events.HowTrailer) && !a.Adopted {
 		adopted := events.FixAdopted{FixID: rf.Fix.FixID, PatchID: rf.Fix.PatchID, Commit: a.PresentAs, Branch: a.Branch}
-		if err := n.pub.Publish(ctx, rf.Project, adopted, derivedID("adopted", rf.ID, a.Branch, a.PresentAs)); err != nil {
+		if err := n.pub.Publish(ctx, rf.Project, adopted, n.factID("adopted", rf.ID, a.Branch, a.PresentAs)); err != nil {
 			return fmt.Errorf("fix %s adopted by fork %s: %w", rf.ID, f.Key(), err)
 		}
 		a.Adopted = true
@@ -351,7 +357,7 @@ func (n *Node) RegisterFork(ctx context.Context, f Fork) (ForkState, error) {
 	}
 	abs, err := filepath.Abs(f.Dir)
 	if err != nil {
-		return ForkState{}, Invalid("fork dir %q: %v", f.Dir, err)
+		return ForkState{}, fmt.Errorf("fork %s: resolve its dir: %w", f.Key(), err)
 	}
 	f.Dir = abs
 	if f.URL == "" {
@@ -383,7 +389,7 @@ func (n *Node) RegisterFork(ctx context.Context, f Fork) (ForkState, error) {
 		st.Snapshot = prev.Snapshot
 	}
 	if prev == nil || prev.Fork != f {
-		id := derivedID("registered", f.Project, f.Branch, f.URL, f.Upstream, f.Platform)
+		id := n.factID("registered", f.Project, f.Branch, f.URL, f.Upstream, f.Platform)
 		if err := n.pub.Publish(ctx, f.Project, reg, id); err != nil {
 			return ForkState{}, fmt.Errorf("register fork %s: %w", f.Key(), err)
 		}
@@ -454,7 +460,7 @@ func (n *Node) Refresh(ctx context.Context, project string) error {
 func (n *Node) sync(ctx context.Context, st *ForkState, snap events.ForkSnapshot) error {
 	moved := st.Snapshot == nil || st.Snapshot.Head != snap.Head || st.Error != ""
 	if moved {
-		if err := n.pub.Publish(ctx, st.Project, snap, derivedID("snapshot", st.Key(), snap.Head, snap.MergeBase)); err != nil {
+		if err := n.pub.Publish(ctx, st.Project, snap, n.factID("snapshot", st.Key(), snap.Head, snap.MergeBase)); err != nil {
 			return fmt.Errorf("snapshot of fork %s: %w", st.Key(), err)
 		}
 		st.Snapshot, st.Error = &snap, ""
@@ -491,11 +497,17 @@ func (n *Node) sync(ctx context.Context, st *ForkState, snap events.ForkSnapshot
 	return errors.Join(errs...)
 }
 
-// PublishFix implements Service: it reads the commit from the repository
-// (the project's fork by default), moves a diff above InlineLimit to the
-// DiffStore, and publishes fix.published. The fix id is "<cc>-<first 12
-// hex digits of the commit>", so publishing the same commit again names
-// the same fix.
+// PublishFix implements Service: it reads the commit from a registered
+// fork of the project, moves a diff above InlineLimit to the DiffStore,
+// and publishes fix.published. The fix id is "<cc>-<first 12 hex digits
+// of the commit>", so publishing the same commit again names the same
+// fix.
+//
+// The node signs what it publishes with the country's key, so it
+// publishes only commits of the country's registered forks: req.Repo is
+// empty (the project's first registered fork) or the directory of a
+// registered fork of req.Project. Any other repository is refused before
+// git reads it, with an error that does not repeat the path.
 func (n *Node) PublishFix(ctx context.Context, req PublishRequest) (events.FixPublished, error) {
 	if !events.ValidProject(req.Project) {
 		return events.FixPublished{}, Invalid("project %q is not a slug", req.Project)
@@ -507,17 +519,19 @@ func (n *Node) PublishFix(ctx context.Context, req PublishRequest) (events.FixPu
 	if err != nil {
 		return events.FixPublished{}, err
 	}
-	repo, upRef := req.Repo, DefaultUpstreamRef
-	if len(forks) > 0 {
-		upRef = forks[0].Ref()
-		if repo == "" {
-			repo = forks[0].Dir
+	if len(forks) == 0 {
+		return events.FixPublished{}, Invalid("no fork of %s is registered: the node publishes only commits of its registered forks", req.Project)
+	}
+	fork, ok := forks[0], req.Repo == ""
+	for _, f := range forks {
+		if !ok && sameDir(f.Dir, req.Repo) {
+			fork, ok = f, true
 		}
 	}
-	if repo == "" {
-		return events.FixPublished{}, Invalid("no fork of %s is registered; give repo", req.Project)
+	if !ok {
+		return events.FixPublished{}, Invalid("repo is not the directory of a registered fork of %s: the node publishes only commits of its registered forks", req.Project)
 	}
-	fp, err := n.git.Fix(ctx, repo, upRef, req.Commit)
+	fp, err := n.git.Fix(ctx, fork.Dir, fork.Ref(), req.Commit)
 	if err != nil {
 		return events.FixPublished{}, err
 	}
@@ -529,11 +543,23 @@ func (n *Node) PublishFix(ctx context.Context, req PublishRequest) (events.FixPu
 		}
 		fp.Diff, fp.DiffRef = "", ref
 	}
-	if err := n.pub.Publish(ctx, req.Project, fp, derivedID("fix", fp.FixID, fp.PatchID)); err != nil {
+	if err := n.pub.Publish(ctx, req.Project, fp, n.factID("fix", fp.FixID, fp.PatchID)); err != nil {
 		return events.FixPublished{}, fmt.Errorf("publish fix %s: %w", fp.FixID, err)
 	}
 	n.obs.FixPublished()
 	n.log.Info("fix published", zap.String("fix", fp.FixID), zap.String("project", req.Project),
 		zap.String("patch_id", fp.PatchID), zap.Bool("object_store", fp.DiffRef != nil))
 	return fp, nil
+}
+
+// sameDir reports whether paths a and b name the same directory once made
+// absolute and clean. Links are not followed: a registered fork is named
+// by the path it was registered with.
+func sameDir(a, b string) bool {
+	aa, err := filepath.Abs(a)
+	if err != nil {
+		return false
+	}
+	bb, err := filepath.Abs(b)
+	return err == nil && aa == bb
 }

@@ -178,7 +178,7 @@ func TestReceiveFixPublishesAVerdictPerForkUnderItsDerivedID(t *testing.T) {
 		if fa.Verdict != want[fa.Branch] || fa.Head != head || fa.FixID != fp.FixID || fa.PatchID != fp.PatchID {
 			t.Errorf("fix.assessed %+v, want %s at %s", fa, want[fa.Branch], head)
 		}
-		if wantID := derived("assessed", key, fa.Branch, head, fa.Verdict, fp.PatchID); ids[i] != wantID {
+		if wantID := derived("ph", "assessed", key, fa.Branch, head, fa.Verdict, fp.PatchID); ids[i] != wantID {
 			t.Errorf("fix.assessed of %s has id %s, want %s", fa.Branch, ids[i], wantID)
 		}
 		if sentNow[i].project != project {
@@ -243,7 +243,7 @@ func TestFixAdoptedIsPublishedOnceWhenACommitOfTheForkCarriesTheFix(t *testing.T
 			if len(adopted) != 1 || adopted[0] != (events.FixAdopted{FixID: fp.FixID, PatchID: fp.PatchID, Commit: carrier, Branch: "ph-main"}) {
 				t.Fatalf("fix.adopted %+v", adopted)
 			}
-			if want := derived("adopted", key, "ph-main", carrier); ids[0] != want {
+			if want := derived("ph", "adopted", key, "ph-main", carrier); ids[0] != want {
 				t.Errorf("fix.adopted id %s, want %s", ids[0], want)
 			}
 			if a, _ := s.assessment(t, key, "ph-main"); !a.Adopted {
@@ -360,14 +360,14 @@ func TestRefreshRedoesOpenAssessmentsOfAForkThatMoved(t *testing.T) {
 		if len(snaps) != 1 || snaps[0].Head != head {
 			t.Fatalf("fork.snapshot %+v, want one at %s", snaps, head)
 		}
-		if want := derived("snapshot", f.Key(), head, snaps[0].MergeBase); snapIDs[0] != want {
+		if want := derived("ph", "snapshot", f.Key(), head, snaps[0].MergeBase); snapIDs[0] != want {
 			t.Errorf("fork.snapshot id %s, want %s", snapIDs[0], want)
 		}
 		redone, ids := ofType[events.FixAssessed](sentNow)
 		if len(redone) != 1 || redone[0].FixID != open.FixID || redone[0].Head != head {
 			t.Fatalf("fix.assessed %+v, want %s again at %s", redone, open.FixID, head)
 		}
-		if want := derived("assessed", node.FixKey("ma", open.FixID), "ph-main", head, events.VerdictApplies, open.PatchID); ids[0] != want {
+		if want := derived("ph", "assessed", node.FixKey("ma", open.FixID), "ph-main", head, events.VerdictApplies, open.PatchID); ids[0] != want {
 			t.Errorf("fix.assessed id %s, want %s", ids[0], want)
 		}
 		if a, _ := s.assessment(t, node.FixKey("ma", open.FixID), "ph-main"); a.Head != head {
@@ -412,7 +412,7 @@ func TestRegisterForkAnnouncesAForkOnlyWhenItIsNewOrChanged(t *testing.T) {
 		return s.pub.take()
 	}
 	registeredID := func(f node.Fork) string {
-		return derived("registered", f.Project, f.Branch, "file://"+f.Dir, f.Upstream, f.Platform)
+		return derived("ph", "registered", f.Project, f.Branch, "file://"+f.Dir, f.Upstream, f.Platform)
 	}
 
 	t.Run("a new fork: fork.registered and fork.snapshot", func(t *testing.T) {
@@ -526,7 +526,7 @@ func TestPublishFixNamesTheFixAfterItsCommitAndMovesALargeDiffToTheStore(t *test
 			if len(sentNow) != 1 || len(pubs) != 1 || pubs[0].FixID != got.FixID || (pubs[0].DiffRef == nil) != tt.inline {
 				t.Fatalf("published %v", types(sentNow))
 			}
-			if want := derived("fix", got.FixID, fp.PatchID); ids[0] != want {
+			if want := derived("ph", "fix", got.FixID, fp.PatchID); ids[0] != want {
 				t.Errorf("fix.published id %s, want %s", ids[0], want)
 			}
 			if s.tally.published != 1 {
@@ -540,7 +540,7 @@ func TestPublishFixNamesTheFixAfterItsCommitAndMovesALargeDiffToTheStore(t *test
 			"a project that is not a slug":        {Project: "Not A Slug", Commit: "HEAD"},
 			"no commit":                           {Project: project, Commit: " "},
 			"a project without fork, and no repo": {Project: project, Commit: "HEAD"},
-			"a revision that names no commit":     {Project: project, Repo: "/srv/elsewhere", Commit: "nope"},
+			"a repo that is no registered fork":   {Project: project, Repo: "/srv/elsewhere", Commit: "nope"},
 		} {
 			if _, err := s.n.PublishFix(context.Background(), req); !errors.Is(err, node.ErrInvalid) {
 				t.Errorf("%s: err = %v, want ErrInvalid", name, err)

@@ -4,6 +4,8 @@ package bustest
 
 import (
 	"context"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,19 +13,68 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 )
 
+// shared is the authority of this test binary's servers: made once, so
+// that a server restarted on the same store trusts the same credentials.
+var shared = sync.OnceValues(access.New)
+
+// authorities maps each running Server to the authority it trusts; a
+// server without one is absent.
+var authorities sync.Map
+
+// Authority returns the authority that every Server trusts unless told
+// otherwise; one per test binary.
+func Authority(t testing.TB) *access.Authority {
+	t.Helper()
+	a, err := shared()
+	if err != nil {
+		t.Fatalf("authority: %v", err)
+	}
+	return a
+}
+
+// Option changes how Server runs.
+type Option func(*serverOptions)
+
+type serverOptions struct {
+	auth      *access.Authority
+	anonymous bool
+}
+
+// WithAuthority makes the server trust a rather than Authority.
+func WithAuthority(a *access.Authority) Option {
+	return func(o *serverOptions) { o.auth = a }
+}
+
+// WithoutAuth lets anyone connect and do anything, as a server configured
+// with no authority does: for benchmarks that measure what authentication
+// costs.
+func WithoutAuth() Option {
+	return func(o *serverOptions) { o.anonymous = true }
+}
+
 // Server starts an embedded nats-server with JetStream whose store is dir
-// (t.TempDir() if dir is ""), on a random loopback port. It is shut down
+// (t.TempDir() if dir is ""), on a random loopback port. It trusts the
+// test binary's Authority, as the hub trusts its own: every connection
+// authenticates (Connect as admin, ConnectAs as anyone). It is shut down
 // when the test ends, before the temp dir is removed.
-func Server(t testing.TB, dir string) *server.Server {
+func Server(t testing.TB, dir string, opts ...Option) *server.Server {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := server.NewServer(&server.Options{
+	var so serverOptions
+	for _, o := range opts {
+		o(&so)
+	}
+	if so.auth == nil && !so.anonymous {
+		so.auth = Authority(t)
+	}
+	o := &server.Options{
 		ServerName: "dpihub-test",
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
@@ -31,9 +82,18 @@ func Server(t testing.TB, dir string) *server.Server {
 		StoreDir:   dir,
 		NoSigs:     true,
 		NoLog:      true,
-	})
+	}
+	if so.auth != nil {
+		if err := so.auth.Configure(o); err != nil {
+			t.Fatalf("nats-server: %v", err)
+		}
+	}
+	s, err := server.NewServer(o)
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
+	}
+	if so.auth != nil {
+		authorities.Store(s, so.auth)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
@@ -42,17 +102,37 @@ func Server(t testing.TB, dir string) *server.Server {
 	t.Cleanup(func() {
 		s.Shutdown()
 		s.WaitForShutdown()
+		authorities.Delete(s)
 	})
 	return s
 }
 
-// Connect connects to s over TCP and returns the connection and its
-// JetStream context; both are closed when the test ends.
+// Connect connects to s over TCP as the admin, as the hub's own
+// connection does, and returns the connection and its JetStream context;
+// both are closed when the test ends.
 func Connect(t testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1))
+	return ConnectAs(t, s, access.Admin)
+}
+
+// ConnectAs connects to s over TCP as id, with credentials issued by the
+// server's authority and id's inbox prefix, and with opts (an
+// nats.ErrorHandler, to see permission violations, which reach only it).
+// On a server WithoutAuth it connects anonymously. Both are closed when
+// the test ends.
+func ConnectAs(t testing.TB, s *server.Server, id access.Identity, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	base := []nats.Option{nats.MaxReconnects(-1), nats.Name(id.String())}
+	if a, ok := authorities.Load(s); ok {
+		creds, err := a.(*access.Authority).ConnectOptions(id)
+		if err != nil {
+			t.Fatalf("connect as %s: %v", id, err)
+		}
+		base = append(base, creds...)
+	}
+	nc, err := nats.Connect(s.ClientURL(), append(base, opts...)...)
 	if err != nil {
-		t.Fatalf("connect: %v", err)
+		t.Fatalf("connect as %s: %v", id, err)
 	}
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
@@ -60,6 +140,22 @@ func Connect(t testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) {
 		t.Fatalf("jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// Creds writes a .creds file for id, issued by the authority s trusts,
+// into the test's temp dir and returns its path: for code that connects
+// by itself (a binary's run function, bus.Dial).
+func Creds(t testing.TB, s *server.Server, id access.Identity) string {
+	t.Helper()
+	a, ok := authorities.Load(s)
+	if !ok {
+		t.Fatalf("creds of %s: the server trusts no authority", id)
+	}
+	path := filepath.Join(t.TempDir(), id.CredsFile())
+	if err := a.(*access.Authority).WriteCreds(path, id); err != nil {
+		t.Fatalf("creds of %s: %v", id, err)
+	}
+	return path
 }
 
 // Open opens the bus on js.

@@ -213,7 +213,7 @@ func TestRebuildTwiceBuildsTheSameState(t *testing.T) {
 		}
 		defer c.Stop()
 		last := w.lastSeq(t)
-		bustest.Eventually(t, time.Minute, "the projection catches up", func() bool { return lastApplied(t, st) == last })
+		bustest.Progressing(t, time.Minute, "the projection catches up", func() uint64 { return lastApplied(t, st) }, func() bool { return lastApplied(t, st) == last })
 		if got, want := digest(t, st), digest(t, a); got != want {
 			t.Errorf("live projection %s, rebuild %s", got, want)
 		}

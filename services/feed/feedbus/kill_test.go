@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
@@ -31,6 +32,7 @@ const (
 	childDB    = "FEEDBUS_TEST_DB"
 	childNATS  = "FEEDBUS_TEST_NATS"
 	childTrust = "FEEDBUS_TEST_TRUST"
+	childCreds = "FEEDBUS_TEST_CREDS"
 )
 
 // childMain projects the stream at $FEEDBUS_TEST_NATS into the store at
@@ -44,7 +46,12 @@ func childMain() int {
 		return fail(err)
 	}
 	defer st.Close()
-	nc, err := nats.Connect(os.Getenv(childNATS))
+	// As the feed service, which owns the consumer "feed" and no other.
+	_, opts, err := access.Client(os.Getenv(childCreds))
+	if err != nil {
+		return fail(err)
+	}
+	nc, err := nats.Connect(os.Getenv(childNATS), opts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -133,11 +140,12 @@ func TestKillNineMidIngestThenRestartGivesTheStateOfACleanRebuild(t *testing.T) 
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "feed.db")
-	env := []string{childEnv + "=1", childDB + "=" + db, childNATS + "=" + w.srv.ClientURL(), childTrust + "=" + trust}
+	env := []string{childEnv + "=1", childDB + "=" + db, childNATS + "=" + w.srv.ClientURL(), childTrust + "=" + trust,
+		childCreds + "=" + bustest.Creds(t, w.srv, access.Service(feedbus.DefaultName))}
 
 	child := startChild(t, env)
 	st := openStore(t, db) // the child made it; this one only reads
-	bustest.Eventually(t, time.Minute, "the child ingests a thousand events", func() bool { return lastApplied(t, st) >= 1000 })
+	bustest.Progressing(t, time.Minute, "the child ingests a thousand events", func() uint64 { return lastApplied(t, st) }, func() bool { return lastApplied(t, st) >= 1000 })
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +157,7 @@ func TestKillNineMidIngestThenRestartGivesTheStateOfACleanRebuild(t *testing.T) 
 	t.Logf("killed at seq %d of %d", killedAt, last)
 
 	child = startChild(t, env)
-	bustest.Eventually(t, 2*time.Minute, "the restarted child catches up", func() bool { return lastApplied(t, st) == last })
+	bustest.Progressing(t, time.Minute, "the restarted child catches up", func() uint64 { return lastApplied(t, st) }, func() bool { return lastApplied(t, st) == last })
 	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,8 @@ type rebuildOptions struct {
 }
 
 // OnRefused has fn called for each message Rebuild skips because it is
-// not a CloudEvent or bus.Verify or bus.Validate refuses it (the live
-// consumer dead-lettered it).
+// not a CloudEvent or bus.Admit refuses it (the live consumer
+// dead-lettered it).
 func OnRefused(fn func(seq uint64, err error)) RebuildOption {
 	return func(o *rebuildOptions) { o.refused = fn }
 }
@@ -50,9 +50,9 @@ type rebuildJob struct {
 
 // Rebuild replays stream DPI from its first message to the last one it
 // holds when Rebuild starts, into st: with an ordered consumer, decoding,
-// verifying against v and validating each message as the live consumer
-// does (bus.Decode, then bus.Verify and bus.Validate with the message in
-// the context), skipping refused messages and applying the others in
+// verifying against v, validating and authorizing each message as the
+// live consumer does (bus.Decode, then bus.Admit with the message, and so
+// its stored time, in the context), skipping refused messages and applying the others in
 // stream order with their sequence and stored time. Into a fresh store it
 // builds the same state as the live projection; into a used one it adds
 // what is missing. progress (may be nil) is called now and then with the
@@ -139,7 +139,7 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, st feed.Store, v *sign
 			}
 		}
 	}()
-	check := func(h bus.Handler) bus.Handler { return bus.Chain(h, bus.Verify(v), bus.Validate()) }
+	check := bus.Admit(v)
 	var wg sync.WaitGroup
 	// As many workers as cores: decoding and verifying is the work.
 	for range runtime.GOMAXPROCS(0) {
@@ -204,8 +204,8 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, st feed.Store, v *sign
 	return flush()
 }
 
-// prepare decodes, verifies and validates j's message like the live
-// consumer, keeping the verified event.
+// prepare decodes and admits j's message like the live consumer, keeping
+// the verified event.
 func prepare(ctx context.Context, check func(bus.Handler) bus.Handler, j *rebuildJob) {
 	e, err := bus.Decode(j.msg.Headers(), j.msg.Data())
 	if err != nil {

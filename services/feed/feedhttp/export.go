@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events"
@@ -130,13 +129,12 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// EntryID is an event's Atom entry id: urn:uuid:<id> for a UUID id (every
-// id events.New makes), otherwise a tag URI (RFC 4151) of source and id.
-// Both are stable: the same event is the same entry in every feed.
+// EntryID is an event's Atom entry id: a tag URI (RFC 4151) of its
+// source and id, stable, so the same event is the same entry in every
+// feed. An event is its source and id together: an id alone (even a
+// UUID) may be another source's too, and a reader would take the second
+// entry for an update of the first.
 func EntryID(source, id string) string {
-	if u, err := uuid.Parse(id); err == nil && u.String() == strings.ToLower(id) {
-		return "urn:uuid:" + u.String()
-	}
 	return "tag:dpihub,2025:event:" + url.PathEscape(source) + "/" + url.PathEscape(id)
 }
 

@@ -303,8 +303,8 @@ func TestAtomFeedParsesWithARealFeedParser(t *testing.T) {
 			}
 			for i, it := range parsed.Items {
 				e := p.Events[i]
-				if it.GUID != "urn:uuid:"+e.ID {
-					t.Errorf("entry %d id %q, want urn:uuid:%s", i, it.GUID, e.ID)
+				if want := feedhttp.EntryID(e.Source, e.ID); it.GUID != want || !strings.Contains(want, url.PathEscape(e.Source)) {
+					t.Errorf("entry %d id %q, want %q, of source and id", i, it.GUID, want)
 				}
 				if it.UpdatedParsed == nil || !it.UpdatedParsed.Equal(e.Time.Truncate(time.Second)) {
 					t.Errorf("entry %d updated %v, want %v", i, it.UpdatedParsed, e.Time)

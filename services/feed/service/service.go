@@ -34,6 +34,12 @@ type Config struct {
 	// database file has its own position on the stream, and two feeds
 	// with their own files each get every event.
 	DBPath string
+	// Consumer names the durable consumer instead of "feed-<database
+	// id>": a feed that connects with a hub service's credentials may run
+	// only the consumer its identity owns (access.Identity.Consumer), so
+	// each database needs an identity of its own (service:feed,
+	// service:feed-2, ...).
+	Consumer string
 	// HTTPAddr is where the API and UI listen, e.g. "127.0.0.1:8080";
 	// empty: no listener; mount Service.Handler on a mux of your own.
 	HTTPAddr string
@@ -121,6 +127,9 @@ func (s *Service) start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("feed: %w", err)
 	}
 	name := "feed-" + id
+	if cfg.Consumer != "" {
+		name = cfg.Consumer
+	}
 	// The projector applies through the broadcaster, so that open streams
 	// and pages hear of each event once it is stored.
 	s.cons, err = feedbus.Project(ctx, cfg.Bus, s.bc.Wrap(st), feedbus.Config{

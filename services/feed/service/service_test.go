@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
@@ -22,7 +23,9 @@ import (
 )
 
 // world is a real embedded NATS with the story's countries and a running
-// feed service on a loopback port.
+// feed service on a loopback port. The feed connects as the hub service
+// "feed" and runs the consumer that identity owns, as a feed apart from
+// the hub does; events are published on the hub's connection.
 type world struct {
 	bus      *bus.Bus
 	verifier *sign.Verifier
@@ -44,8 +47,14 @@ func newWorld(t *testing.T) *world {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	feedID := access.Service("feed")
+	_, fjs := bustest.ConnectAs(t, srv, feedID)
+	fb, err := bus.Open(ctx, fjs, bus.Config{Attach: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := service.Start(ctx, service.Config{
-		Bus: b, Verifier: v, DBPath: filepath.Join(t.TempDir(), "feed.db"),
+		Bus: fb, Verifier: v, DBPath: filepath.Join(t.TempDir(), "feed.db"), Consumer: feedID.Consumer(),
 		HTTPAddr: "127.0.0.1:0", Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
@@ -222,7 +231,7 @@ func bustestWaitSubscribed(t *testing.T, w *world) {
 // afterwards nothing listens on the port or holds the database.
 func TestCancellingTheStartIsACleanStop(t *testing.T) {
 	w := newWorld(t)
-	w.publish(t, w.steps) // work in hand for a projector that started
+	w.publish(t, w.steps)           // work in hand for a projector that started
 	reg := prometheus.NewRegistry() // each start registers its metrics again
 	config := func(t *testing.T) service.Config {
 		return service.Config{

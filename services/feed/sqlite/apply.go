@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -27,6 +28,7 @@ type writeStmts struct {
 	insEvent, insFTS, upCountry, upProject          *sql.Stmt
 	insFix, upAssessment, upAdoption                *sql.Stmt
 	insProposal, upStatus, upReaction, insDuplicate *sql.Stmt
+	upVote                                          *sql.Stmt
 	all                                             []*sql.Stmt
 }
 
@@ -84,6 +86,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.upStatus, `INSERT INTO proposal_status (proposal_id, seq, status, changed) VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (proposal_id) DO UPDATE SET seq = ?2, status = ?3, changed = ?4
 			WHERE ?2 > proposal_status.seq`},
+		// One vote per country: the highest seq counts, whichever kind.
+		{&st.upVote, `INSERT INTO votes (proposal_id, country, seq, kind, text, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+			ON CONFLICT (proposal_id, country) DO UPDATE SET seq = ?3, kind = ?4, text = ?5, time = ?6
+			WHERE ?3 > votes.seq`},
 		{&st.upReaction, `INSERT INTO reactions (proposal_id, kind, country, key, seq, text, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 			ON CONFLICT (proposal_id, kind, country, key) DO UPDATE SET seq = ?5, text = ?6, time = ?7
 			WHERE ?5 > reactions.seq`},
@@ -111,16 +117,18 @@ func (st *writeStmts) close() {
 func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
 
 // Apply implements feed.Store: it projects one verified event in one
-// transaction. An event whose id is stored already is skipped.
+// transaction. An event whose source and id are stored already is
+// skipped.
 func (s *Store) Apply(ctx context.Context, e event.Event, seq uint64, received time.Time) error {
 	return s.ApplyBatch(ctx, []feed.Record{{Event: e, Seq: seq, Received: received}})
 }
 
 // ApplyBatch projects records in stream order in one transaction: all of
-// them or, on error, none. Records whose event id is stored already (in
-// the store or earlier in the batch) are skipped, so replaying a batch is
-// a no-op. Rebuilds use it: one commit per batch instead of per event is
-// what makes ingest fast (FTS5 writes its index at each commit).
+// them or, on error, none. Records whose event (source and id) is stored
+// already (in the store or earlier in the batch) are skipped, so
+// replaying a batch is a no-op. Rebuilds use it: one commit per batch
+// instead of per event is what makes ingest fast (FTS5 writes its index
+// at each commit).
 func (s *Store) ApplyBatch(ctx context.Context, rs []feed.Record) error {
 	if len(rs) == 0 {
 		return nil
@@ -187,6 +195,9 @@ type row struct {
 	summary                  string
 	data                     []byte
 	payload                  events.Payload // nil if the data does not decode
+	// derive: the event may change the derived tables, as
+	// events.Authorize says (see derive).
+	derive bool
 	// Searchable text, one string per FTS5 column.
 	body, files, patchIDs, cves, meta string
 }
@@ -216,6 +227,7 @@ func project(r feed.Record, tokens *tokenCache) row {
 	if p, err := decode(e); err == nil {
 		w.payload = p
 		w.summary = events.DescribePayload(p)
+		w.derive = events.Authorize(e) == nil
 	}
 	w.body, w.files, w.patchIDs, w.cves = searchText(&w)
 	w.meta = tokens.token('c', w.country) + " " + tokens.token('t', w.typ)
@@ -263,7 +275,7 @@ func (b *batchSums) add(w *row) {
 	if w.seq > c.lastSeq {
 		c.lastSeq, c.last, c.received = w.seq, w.time, w.received
 	}
-	if _, ok := w.payload.(*events.NodeHeartbeat); ok && w.seq > c.hbSeq {
+	if _, ok := w.payload.(*events.NodeHeartbeat); ok && w.derive && w.seq > c.hbSeq {
 		c.hbSeq, c.hb = w.seq, w.time
 	}
 	if w.project != "" {
@@ -318,16 +330,42 @@ func (s *Store) applyRow(ctx context.Context, tx *txStmts, w *row, sums *batchSu
 	} else if n == 0 {
 		return nil // applied before: every derived row is there already
 	}
+	if _, err := tx.get(ctx, st.insFTS).ExecContext(ctx, w.seq, w.summary, w.body, w.files, w.patchIDs, w.cves, w.meta); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	sums.add(w)
+	return s.derive(ctx, tx, w)
+}
+
+// derive writes what an event adds to the derived tables: fixes and their
+// assessments and adoptions, proposals with their status, votes and
+// comments, duplicates.
+//
+// Only an event that events.Authorize allows derives anything: the one
+// rule table the bus applies too (the bus dead-letters the others, so a
+// live feed never sees them). The store checks again because it cannot
+// know where its events came from (a stream older than the rules, a store
+// rebuilt from it, a bus bug), and because the rules are what make the
+// derived rows right: an object belongs to the country whose namespace
+// its id is in (ph's fix.published of ma-x makes no fix, whether it comes
+// before Morocco's ma-x or after), a country assesses, adopts and votes on
+// others' objects only, a status changes by its proposer (withdrawn) or
+// the hub's governance service. Every rule looks at the event alone, so
+// the derived rows stay a function of the set of events, whatever their
+// order. Such an event is still stored and searchable: the list shows
+// what was said and who said it; the fix, proposal and duplicate views
+// show only what the sender was allowed to say.
+func (s *Store) derive(ctx context.Context, tx *txStmts, w *row) error {
+	if !w.derive {
+		return nil
+	}
+	st := &s.stmts
 	exec := func(what string, stmt *sql.Stmt, args ...any) error {
 		if _, err := tx.get(ctx, stmt).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	}
-	if err := exec("index", st.insFTS, w.seq, w.summary, w.body, w.files, w.patchIDs, w.cves, w.meta); err != nil {
-		return err
-	}
-	sums.add(w)
 	switch p := w.payload.(type) {
 	case *events.FixPublished:
 		return exec("fix", st.insFix, p.FixID, w.id, w.seq, w.country, w.project, p.Title, p.PatchID,
@@ -350,9 +388,9 @@ func (s *Store) applyRow(ctx context.Context, tx *txStmts, w *row, sums *batchSu
 		return exec("proposal", st.insProposal, p.ProposalID, w.id, w.seq, w.country, w.project, p.Title, p.Body,
 			jsonList(p.Labels), w.time)
 	case *events.ProposalEndorsed:
-		return exec("endorsement", st.upReaction, p.ProposalID, kindEndorsement, w.country, 0, w.seq, p.Comment, w.time)
+		return exec("endorsement", st.upVote, p.ProposalID, w.country, w.seq, kindEndorsement, p.Comment, w.time)
 	case *events.ProposalObjected:
-		return exec("objection", st.upReaction, p.ProposalID, kindObjection, w.country, 0, w.seq, p.Reason, w.time)
+		return exec("objection", st.upVote, p.ProposalID, w.country, w.seq, kindObjection, p.Reason, w.time)
 	case *events.ProposalCommented:
 		return exec("comment", st.upReaction, p.ProposalID, kindComment, w.country, w.seq, w.seq, p.Comment, w.time)
 	case *events.ProposalStatusChanged:
@@ -373,6 +411,117 @@ func (s *Store) applyRow(ctx context.Context, tx *txStmts, w *row, sums *batchSu
 			p.A.Country+"/"+p.A.ProposalID, p.B.Country+"/"+p.B.ProposalID, p.Similarity, "", w.time)
 	}
 	return nil
+}
+
+// derivedTables are every table Apply writes besides events and the
+// full-text index, what rederive makes again from the events: the tables
+// Digest covers but events.
+func derivedTables() []string {
+	var out []string
+	for _, t := range digestTables {
+		if t.name != "events" {
+			out = append(out, t.name)
+		}
+	}
+	return out
+}
+
+// rederiveBatch is how many stored events rederive reads at a time.
+const rederiveBatch = 2000
+
+// rederive derives every table of derivedTables again from the events
+// table, if a migration asked for it (store_info key 'rederive', set by a
+// migration that changes what events derive, such as 0003_identity). It
+// runs in one transaction that also removes the request, so a crash
+// leaves the tables as they were and the request in place. The stored
+// events and the full-text index are not touched: they depend on nothing
+// but each event. It reads each event's data once and costs about what
+// applying the derived rows costs, far less than a rebuild, which also
+// verifies every signature and rewrites the index.
+func (s *Store) rederive(ctx context.Context) error {
+	var mark string
+	err := s.w.QueryRowContext(ctx, `SELECT value FROM store_info WHERE key = 'rederive'`).Scan(&mark)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("rederive: %w", err)
+	}
+	err = s.inTx(ctx, func(sqltx *sql.Tx) error {
+		for _, t := range derivedTables() {
+			if _, err := sqltx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+				return fmt.Errorf("clear %s: %w", t, err)
+			}
+		}
+		tx := &txStmts{tx: sqltx, m: map[*sql.Stmt]*sql.Stmt{}}
+		sums := batchSums{countries: map[string]*countrySum{}, projects: map[string]int64{}}
+		rows := make([]row, 0, rederiveBatch)
+		for after := int64(0); ; after = rows[len(rows)-1].seq {
+			// A page at a time: no statement stays open on events while
+			// the derived tables are written.
+			var err error
+			if rows, err = storedRows(ctx, sqltx, after, rows[:0]); err != nil {
+				return err
+			}
+			if len(rows) == 0 {
+				break
+			}
+			for i := range rows {
+				w := &rows[i]
+				sums.add(w)
+				if err := s.derive(ctx, tx, w); err != nil {
+					return fmt.Errorf("event %s of %s (seq %d): %w", w.id, w.source, w.seq, err)
+				}
+			}
+		}
+		if err := s.applySums(ctx, tx, &sums); err != nil {
+			return err
+		}
+		_, err := sqltx.ExecContext(ctx, `DELETE FROM store_info WHERE key = 'rederive'`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rederive after %s: %w", mark, err)
+	}
+	return nil
+}
+
+// storedRows appends to rows up to rederiveBatch stored events after seq
+// after, in stream order, as derive needs them: the columns, the decoded
+// payload, and whether events.Authorize allows the event.
+func storedRows(ctx context.Context, tx *sql.Tx, after int64, rows []row) ([]row, error) {
+	rs, err := tx.QueryContext(ctx, `SELECT seq, id, type, source, country, project, time, received, data
+		FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, rederiveBatch)
+	if err != nil {
+		return rows, fmt.Errorf("read events: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var w row
+		if err := rs.Scan(&w.seq, &w.id, &w.typ, &w.source, &w.country, &w.project, &w.time, &w.received, &w.data); err != nil {
+			return rows, fmt.Errorf("read events: %w", err)
+		}
+		// The event as it was applied, enough for decode and Authorize:
+		// the attributes they read, and the data as it came.
+		e := event.New()
+		e.SetID(w.id)
+		e.SetSource(w.source)
+		e.SetType(w.typ)
+		if w.project != "" {
+			e.SetSubject(w.project)
+		}
+		e.SetTime(fromNanos(w.time))
+		e.SetExtension(events.ExtCountry, w.country)
+		if err := e.SetData(events.ContentType, w.data); err != nil {
+			return rows, fmt.Errorf("event %s of %s: %w", w.id, w.source, err)
+		}
+		if p, err := decode(e); err == nil {
+			w.payload = p
+			w.derive = events.Authorize(e) == nil
+		}
+		rows = append(rows, w)
+	}
+	return rows, rs.Err()
 }
 
 // Kinds of reactions.

@@ -8,14 +8,39 @@
 //
 // # Idempotent, order-independent, crash-safe
 //
-// Apply is idempotent by event id: an event whose id is stored already is
-// skipped as a whole. Every derived row is a function of the set of events
-// applied, not of their order (where one event wins, a rule on stream
-// sequence or time says which), because a restarted durable consumer gets
-// its unacknowledged events again after newer ones. Each Apply, and each
-// ApplyBatch, is one transaction, so a crash leaves all of an event or none
-// of it. Digest hashes every table but the full-text index (whose pages
-// depend on transaction boundaries) to compare two stores.
+// Apply is idempotent by event, which is its source and id together
+// (events are unique on the pair; CloudEvents makes ids unique per source
+// only): an event stored already is skipped as a whole, and two sources'
+// events of the same id are both kept. Every derived row is a function of
+// the set of events applied, not of their order (where one event wins, a
+// rule on stream sequence or time says which), because a restarted
+// durable consumer gets its unacknowledged events again after newer ones.
+// Each Apply, and each ApplyBatch, is one transaction, so a crash leaves
+// all of an event or none of it. Digest hashes every table but the
+// full-text index (whose pages depend on transaction boundaries) to
+// compare two stores.
+//
+// # Objects by origin
+//
+// Every event is stored and searchable; only those that events.Authorize
+// allows change the derived tables, whatever the bus let through. So a fix
+// or proposal is made by the country whose namespace its id is in, an
+// assessment or adoption is (fix, another country), a vote is one per
+// (proposal, another country) with the highest stream sequence counting,
+// a status changes by its proposer (withdrawn) or the hub's governance
+// service, a duplicate comes from the hub's dedup service. Each rule looks
+// at one event, which keeps the derived rows independent of order.
+//
+// # Migrations
+//
+// migration/*.sql run in order at Open, each in its own transaction. A
+// migration that changes what events derive asks, through store_info key
+// 'rederive', for every derived table to be made again from the stored
+// events; Open does it in one transaction before it returns (0003 does,
+// for objects by origin). The stored events and the full-text index are
+// kept as they are: an old database opens without losing an event, and
+// `dpihub feed rebuild` is only needed for events an old schema refused
+// to store (schema 2 kept one event per id).
 //
 // # Search syntax (feed.Query.Q)
 //

@@ -402,9 +402,13 @@ func (s *Store) Proposals(ctx context.Context, project string) ([]feed.Proposal,
 	for _, p := range out {
 		ids = append(ids, p.ID)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT proposal_id, kind, country, text, time FROM reactions
-		WHERE proposal_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)
-		ORDER BY proposal_id, seq`, ids...)
+	// Votes (one per country) and comments, in stream order.
+	in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	rows, err = tx.QueryContext(ctx, `
+		SELECT proposal_id, kind, country, text, time, seq FROM votes WHERE proposal_id IN (`+in+`)
+		UNION ALL
+		SELECT proposal_id, kind, country, text, time, seq FROM reactions WHERE proposal_id IN (`+in+`)
+		ORDER BY 1, 6`, slices.Concat(ids, ids)...)
 	if err != nil {
 		return nil, fmt.Errorf("reactions: %w", err)
 	}
@@ -414,8 +418,9 @@ func (s *Store) Proposals(ctx context.Context, project string) ([]feed.Proposal,
 			id, kind string
 			r        feed.Reaction
 			t        int64
+			seq      int64 // selected to order the union by
 		)
-		if err := rows.Scan(&id, &kind, &r.Country, &r.Text, &t); err != nil {
+		if err := rows.Scan(&id, &kind, &r.Country, &r.Text, &t, &seq); err != nil {
 			return nil, fmt.Errorf("reactions: %w", err)
 		}
 		r.Time = fromNanos(t)
@@ -516,6 +521,7 @@ var digestTables = []struct{ name, order string }{
 	{"proposals", "proposal_id"},
 	{"proposal_status", "proposal_id"},
 	{"reactions", "proposal_id, kind, country, key"},
+	{"votes", "proposal_id, country"},
 	{"duplicates", "seq"},
 	{"countries", "country"},
 	{"projects", "project"},

@@ -34,7 +34,10 @@ type Store struct {
 var _ feed.Store = (*Store)(nil)
 
 // Open opens or creates the store at path, applies the migrations it has
-// not seen yet, and returns it.
+// not seen yet, and returns it. A database of an older schema keeps every
+// event; where a migration changes what events derive (0003_identity:
+// objects by origin), Open derives those tables again from the stored
+// events before it returns.
 func Open(ctx context.Context, path string) (*Store, error) {
 	return open(ctx, path, liveDurability)
 }
@@ -59,24 +62,48 @@ func open(ctx context.Context, path string, durability []string) (*Store, error)
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn(append([]string{
+	wdsn := dsn(append([]string{
 		"page_size(8192)", // for a new file: fewer, fuller pages for rows that carry payloads
 		"cache_size(-65536)",
 		"wal_autocheckpoint(10000)",
-	}, durability...), "immediate"))
+	}, durability...), "immediate")
+	writer := func() (*sql.DB, error) {
+		w, err := sql.Open("sqlite", wdsn)
+		if err != nil {
+			return nil, fmt.Errorf("open feed store %s: %w", path, err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		return w, nil
+	}
+	// The migrations run on a connection of their own, closed before the
+	// store's writer opens: after an ALTER TABLE ... RENAME (0003) the
+	// connection that ran it fails its next checkpoint with SQLITE_LOCKED
+	// ("database table is locked"), and Finish needs one.
+	m, err := writer()
+	if err != nil {
+		return nil, err
+	}
+	err = (&Store{w: m}).migrate(ctx)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open feed store %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
+	w, err := writer()
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{w: w}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.prepare(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open feed store %s: %w", path, err)
 	}
-	if err := s.prepare(ctx); err != nil {
+	if err := s.rederive(ctx); err != nil {
+		s.stmts.close()
 		w.Close()
 		return nil, fmt.Errorf("open feed store %s: %w", path, err)
 	}

@@ -37,31 +37,34 @@ func newEvent(t testing.TB, cc string, p events.Payload, at time.Time, id string
 	t.Helper()
 	svc := "node"
 	if cc == events.HubCountry {
-		svc = "dedup"
+		svc = events.ServiceDedup
 	}
+	return newEventFrom(t, events.Source{Country: cc, Service: svc}, p, at, id)
+}
+
+// newEventFrom builds a valid event of src about project.
+func newEventFrom(t testing.TB, src events.Source, p events.Payload, at time.Time, id string) event.Event {
+	t.Helper()
 	proj := project
 	if spec, _ := events.Lookup(p.EventType()); !spec.Project {
 		proj = ""
 	}
-	e, err := events.New(events.Source{Country: cc, Service: svc}, proj, p, events.WithTime(at), events.WithID(id))
+	e, err := events.New(src, proj, p, events.WithTime(at), events.WithID(id))
 	if err != nil {
 		t.Fatalf("new %s: %v", p.EventType(), err)
 	}
 	return e
 }
 
-// sampleCountry is the country that sends each sample in the samples'
-// story.
-func sampleCountry(typ string) string {
-	switch typ {
-	case events.TypeFixAssessed, events.TypeProposalEndorsed:
-		return "ph"
-	case events.TypeFixAdopted, events.TypeProposalObjected, events.TypeProposalCommented:
-		return "lk"
-	case events.TypeForkDuplicateDetected, events.TypeFixDuplicateDetected, events.TypeProposalDuplicateDetected:
-		return events.HubCountry
+// sampleSource is the source that may send each sample in the samples'
+// story (events.SampleSource).
+func sampleSource(t testing.TB, typ string) events.Source {
+	t.Helper()
+	src, ok := events.SampleSource(typ)
+	if !ok {
+		t.Fatalf("no sample source of %s", typ)
 	}
-	return "ma"
+	return src
 }
 
 // catalogRecords is one event of every catalog type, events.Sample's
@@ -75,7 +78,7 @@ func catalogRecords(t testing.TB) []feed.Record {
 			t.Fatalf("no sample of %s", spec.Type)
 		}
 		at := t0.Add(time.Duration(i) * time.Minute)
-		e := newEvent(t, sampleCountry(spec.Type), p, at, fmt.Sprintf("ev-%02d", i))
+		e := newEventFrom(t, sampleSource(t, spec.Type), p, at, fmt.Sprintf("ev-%02d", i))
 		rs = append(rs, feed.Record{Event: e, Seq: uint64(i + 1), Received: at.Add(time.Second)})
 	}
 	return rs
@@ -105,8 +108,8 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 	rs := catalogRecords(t)
 	apply(t, st, rs...)
 
-	if v, err := st.SchemaVersion(ctx); err != nil || v != 2 {
-		t.Errorf("schema version = %d, %v; want 2", v, err)
+	if v, err := st.SchemaVersion(ctx); err != nil || v != 3 {
+		t.Errorf("schema version = %d, %v; want 3", v, err)
 	}
 	if seq, err := st.LastSeq(ctx); err != nil || seq != uint64(len(rs)) {
 		t.Errorf("LastSeq = %d, %v; want %d", seq, err, len(rs))
@@ -123,7 +126,7 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 		e := want.Event
 		if got.ID != e.ID() || got.Seq != want.Seq || got.Type != e.Type() || got.Source != e.Source() ||
 			got.Project != e.Subject() || !got.Time.Equal(e.Time()) || got.Summary != events.Describe(e) ||
-			string(got.Data) != string(e.Data()) || got.Country != sampleCountry(e.Type()) {
+			string(got.Data) != string(e.Data()) || got.Country != sampleSource(t, e.Type()).Country {
 			t.Errorf("event %d = %+v, want the %s sample", i, got, e.Type())
 		}
 		if got.Summary == "" {
@@ -179,9 +182,9 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 		p := ps[0]
 		if p.ID != "ma-prop-0007" || p.Country != "ma" || p.Status != events.ProposalAccepted ||
 			!slices.Equal(p.Labels, []string{"demographics", "i18n"}) ||
-			len(p.Endorsements) != 1 || p.Endorsements[0].Country != "ph" ||
-			len(p.Objections) != 1 || p.Objections[0].Country != "lk" ||
-			len(p.Comments) != 1 || p.Comments[0].Country != "lk" || p.Comments[0].Text == "" {
+			len(p.Endorsements) != 1 || p.Endorsements[0].Country != "lk" ||
+			len(p.Objections) != 1 || p.Objections[0].Country != "ph" ||
+			len(p.Comments) != 1 || p.Comments[0].Country != "ph" || p.Comments[0].Text == "" {
 			t.Errorf("proposal = %+v", p)
 		}
 	})
@@ -212,7 +215,7 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 		for _, c := range cs {
 			got = append(got, fmt.Sprintf("%s %d %v %v", c.Country, c.Events, time.Duration(c.Lag), c.LastHeartbeat != nil))
 		}
-		want := []string{"hub 3 1s false", "lk 3 1s false", "ma 6 1s true", "ph 2 1s false"}
+		want := []string{"hub 4 1s false", "lk 2 1s false", "ma 5 1s true", "ph 3 1s false"}
 		if !slices.Equal(got, want) {
 			t.Errorf("countries = %q, want %q", got, want)
 		}

@@ -1,5 +1,6 @@
 // Package cli is the dpihub command line: serve, demo, publish, tail,
-// keys gen, patch-id, fix assess|publish|export, feed rebuild.
+// keys gen, creds issue|context, patch-id, fix assess|publish|export,
+// feed rebuild.
 package cli
 
 import (
@@ -41,11 +42,15 @@ func init() {
 		"patch-id": {"print patch-ids exactly as git patch-id does (stdin)", patchID},
 		"feed":     {"feed rebuild: replay the stream into a new feed database, with a progress bar", feedCmd},
 		"fix":      {"fix assess|publish|export: assess a patch, publish commits as fixes, export a fix as an mbox", fix},
+		"creds":    {"creds issue|context: NATS credentials of a country, a service, the admin or the observer; nats CLI contexts", credsCmd},
 	}
 }
 
 // errUsage is returned after usage has been printed.
 var errUsage = errors.New("usage")
+
+// errHelp is returned after help was printed on request (-h): exit 0.
+var errHelp = errors.New("help")
 
 // Main runs the command line and returns the exit code: 0 on success, 1 on
 // an error (one line on stderr), 2 on a usage error.
@@ -72,6 +77,8 @@ func Main(ctx context.Context, env Env, args []string) int {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		// Interrupted (Ctrl-C, SIGTERM), even in the middle of start-up:
 		// a clean stop, not a failure.
+		return 0
+	case errors.Is(err, errHelp):
 		return 0
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		return 2
@@ -105,11 +112,24 @@ func flags(env Env, name string) *flag.FlagSet {
 }
 
 // parse parses args, then fills every flag not given on the command line
-// from DPIHUB_<FLAG> (upper case, dashes as underscores).
+// from DPIHUB_<FLAG> (upper case, dashes as underscores). Help asked for
+// (-h) goes to stdout; a flag it does not know is a usage error, on
+// stderr.
 func parse(fs *flag.FlagSet, env Env, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(env.Stdout)
+			fs.Usage()
+			return errHelp
+		}
+		fs.SetOutput(out)
+		fmt.Fprintln(out, err)
+		fs.Usage()
 		return errUsage
 	}
+	fs.SetOutput(out)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
@@ -125,6 +145,15 @@ func parse(fs *flag.FlagSet, env Env, args []string) error {
 		}
 	})
 	return err
+}
+
+// noArgs refuses the arguments left after the flags, for a command that
+// takes none.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (see %s -h)", fs.Args(), fs.Name())
+	}
+	return nil
 }
 
 // logger builds the zap logger of long-running commands: JSON lines on

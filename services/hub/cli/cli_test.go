@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/hub/cli"
@@ -66,12 +67,28 @@ func TestKeysPublishAndTailRoundTripThroughAServedHub(t *testing.T) {
 		t.Errorf("private key mode %v, want 0600", fi.Mode().Perm())
 	}
 	payload := `{"proposal_id":"ma-2026-01","title":"Shared OTP throttling","body":"Both ma and lk patched it."}`
-	// The server URL comes from the environment, as an operator would set it.
-	env := map[string]string{"DPIHUB_SERVER": h.NATSURL()}
+	// Morocco's credentials, issued by the hub's operator.
+	maCreds, phCreds := filepath.Join(dir, "ma.creds"), filepath.Join(dir, "ph.creds")
+	for cc, out := range map[string]string{"ma": maCreds, "ph": phCreds} {
+		if r := dpihub(t, nil, "", "creds", "issue", "--data", h.DataDir(), "--country", cc, "--out", out); r.code != 0 {
+			t.Fatalf("creds issue: %+v", r)
+		}
+	}
+	// Another country's credentials cannot carry Morocco's events.
+	wrong := map[string]string{"DPIHUB_SERVER": h.NATSURL(), "DPIHUB_CREDS": phCreds}
+	r = dpihub(t, wrong, payload, "publish", "--key", keyFiles[0], "--type", events.TypeProposalSubmitted, "--project", "mosip-id-repository", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "country:ph") {
+		t.Fatalf("publish with ph's credentials: %+v", r)
+	}
+	// The server URL and the credentials come from the environment, as an
+	// operator would set them.
+	env := map[string]string{"DPIHUB_SERVER": h.NATSURL(), "DPIHUB_CREDS": maCreds}
 	r = dpihub(t, env, payload, "publish", "--key", keyFiles[0], "--type", events.TypeProposalSubmitted, "--project", "mosip-id-repository", "-")
 	if r.code != 0 || !strings.Contains(r.stdout, "published org.dpihub.proposal.submitted.v1") {
 		t.Fatalf("publish: %+v", r)
 	}
+	// The observer reads what was published.
+	env["DPIHUB_CREDS"] = h.CredsFile(access.Observer)
 	r = dpihub(t, env, "", "tail", "--all", "-n", "1", "--json", "--trust", filepath.Join(dir, "trust.json"))
 	if r.code != 0 {
 		t.Fatalf("tail: %+v", r)
@@ -144,10 +161,15 @@ func TestBadInputGivesOneLineAndANonZeroExit(t *testing.T) {
 
 func TestHealthzAndMetricsAndTheNATSPortAreServed(t *testing.T) {
 	h := startHub(t)
-	// Any NATS client, such as the nats CLI, can connect over TCP.
-	nc, err := nats.Connect(h.NATSURL())
+	// A NATS client, such as the nats CLI, connects over TCP with
+	// credentials; without, it is refused.
+	if nc, err := nats.Connect(h.NATSURL(), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("an anonymous client connected")
+	}
+	nc, err := nats.Connect(h.NATSURL(), nats.UserCredentials(h.CredsFile(access.Observer)))
 	if err != nil {
-		t.Fatalf("TCP client cannot connect: %v", err)
+		t.Fatalf("TCP client with the observer's credentials cannot connect: %v", err)
 	}
 	nc.Close()
 	get := func(path string) (int, string) {
@@ -188,7 +210,8 @@ func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
 	}
 	data := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--nats-port", "-1", "--http", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "DPIHUB_DATA="+data)
+	// The first start writes nats CLI contexts: not into the user's own.
+	cmd.Env = append(os.Environ(), "DPIHUB_DATA="+data, "XDG_CONFIG_HOME="+t.TempDir())
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

@@ -15,11 +15,11 @@ import (
 
 func feedCmd(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 || args[0] != "rebuild" {
-		fmt.Fprintln(env.Stderr, "usage: dpihub feed rebuild --server URL --trust FILE --db FILE")
+		fmt.Fprintln(env.Stderr, "usage: dpihub feed rebuild --server URL --creds ADMIN.creds --trust FILE --db FILE")
 		return errUsage
 	}
 	fs := flags(env, "feed rebuild")
-	server := fs.String("server", "nats://127.0.0.1:4222", "NATS URL of the hub")
+	hub := addHubFlags(fs)
 	trustPath := fs.String("trust", "", "trust list: events are verified exactly as the live feed does")
 	db := fs.String("db", "", "SQLite file to build; it must not exist (built as FILE.partial, moved to FILE when complete; then stop the feed and swap it in)")
 	if err := parse(fs, env, args[1:]); err != nil {
@@ -35,7 +35,9 @@ func feedCmd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := connect(*server, "dpihub feed rebuild")
+	// Reading the whole stream takes a consumer of a name of its own: the
+	// admin's credentials.
+	nc, js, _, err := hub.connect("dpihub feed rebuild")
 	if err != nil {
 		return err
 	}

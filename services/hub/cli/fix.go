@@ -15,6 +15,7 @@ import (
 	"github.com/dpihub/dpihub/services/node"
 	"github.com/dpihub/dpihub/services/node/nodebus"
 	"github.com/dpihub/dpihub/services/node/nodegit"
+	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
 
 // fixPublish publishes commits of a local repository as fixes, signed with
@@ -22,7 +23,7 @@ import (
 // the object store).
 func fixPublish(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "fix publish")
-	server := fs.String("server", "nats://127.0.0.1:4222", "NATS URL of the hub")
+	hub := addHubFlags(fs)
 	keyPath := fs.String("key", "", "the country's private key file")
 	project := fs.String("project", "", "upstream project slug, e.g. mosip-id-repository")
 	repo := fs.String("repo", ".", "the fork's git repository")
@@ -43,14 +44,15 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, closeConn, err := attach(ctx, *server, "dpihub fix publish")
+	b, closeConn, err := hub.attach(ctx, "dpihub fix publish", signer.Country())
 	if err != nil {
 		return err
 	}
 	defer closeConn()
 	st := &memStore{}
 	_ = st.PutFork(ctx, node.ForkState{Fork: node.Fork{Project: *project, Dir: *repo, Branch: *branch, UpstreamRef: *upstreamRef}})
-	patches, err := nodebus.OpenPatches(ctx, b)
+	// The country's bucket of large diffs, made by the hub if need be.
+	_, patches, err := nodesvc.OpenBuckets(ctx, b, signer.Country())
 	if err != nil {
 		return fmt.Errorf("node %s: %w", signer.Country(), err)
 	}

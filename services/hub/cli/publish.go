@@ -15,7 +15,7 @@ import (
 
 func publish(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "publish")
-	server := fs.String("server", "nats://127.0.0.1:4222", "NATS URL of the hub")
+	hub := addHubFlags(fs)
 	keyPath := fs.String("key", "", "the country's private key file (from dpihub keys gen)")
 	typ := fs.String("type", "", "event type, e.g. org.dpihub.proposal.submitted.v1")
 	project := fs.String("project", "", "upstream project slug, e.g. mosip-id-repository")
@@ -49,7 +49,7 @@ func publish(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, closeConn, err := attach(ctx, *server, "dpihub publish")
+	b, closeConn, err := hub.attach(ctx, "dpihub publish", signer.Country())
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
@@ -27,17 +29,30 @@ func serve(ctx context.Context, env Env, args []string) error {
 	name := fs.String("server-name", "dpihub", "stable NATS server name of this site")
 	host := fs.String("nats-host", "127.0.0.1", "address NATS clients (services, the nats CLI) connect to")
 	port := fs.Int("nats-port", 4222, "NATS client port (-1: any free port)")
+	tlsCert := fs.String("nats-tls-cert", "", "PEM certificate of the NATS port (with --nats-tls-key); without TLS beyond loopback, a warning")
+	tlsKey := fs.String("nats-tls-key", "", "PEM private key of --nats-tls-cert")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of /healthz, /metrics and the feed's UI and API")
 	services := fs.String("services", "", "services to run in this process, comma-separated: "+strings.Join(knownServices, ", "))
 	trustPath := fs.String("trust", "", "trust list (required by every service: they act only on verified events)")
 	keyPath := fs.String("key", "", "node: the country's private key")
 	forksPath := fs.String("forks", "", "node: JSON list of forks [{project, upstream, dir, branch}]")
-	nodeHTTP := fs.String("node-http", "127.0.0.1:8081", "node: address of the node's API")
+	nodeHTTP := fs.String("node-http", "127.0.0.1:8081", "node: address of the node's API (beyond loopback: a warning)")
+	nodeToken := fs.String("node-token-file", "", "node: file of the bearer token the node API's POST requests need, made on the first start (default <data>/node-<country>.token)")
 	poll := fs.Duration("poll", time.Minute, "node: how often forks are re-read")
 	maxAge := fs.Duration("max-age", 0, "how long events are kept (0: 365 days)")
+	maxBytes := &byteSize{n: bus.DefaultMaxBytes, max: math.MaxInt64}
+	fs.Var(maxBytes, "max-bytes", "how much stream DPI holds before it refuses new events (e.g. 10GiB; -1: no limit)")
+	maxMsgSize := &byteSize{n: bus.DefaultMaxMsgSize, max: 1 << 30}
+	fs.Var(maxMsgSize, "max-msg-size", "largest message stream DPI stores, headers included (e.g. 4MiB, at most 1GiB; -1: no limit); DPI_DLQ takes 16KiB more")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, env, args); err != nil {
 		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--nats-tls-cert and --nats-tls-key go together")
 	}
 	var run []string
 	for _, s := range strings.Split(*services, ",") {
@@ -83,7 +98,8 @@ func serve(ctx context.Context, env Env, args []string) error {
 
 	h, err := hub.Start(ctx, hub.Config{
 		DataDir: *data, ServerName: *name, NATSHost: *host, NATSPort: *port,
-		HTTPAddr: *httpAddr, MaxAge: *maxAge, Logger: log, Starting: len(run) > 0,
+		HTTPAddr: *httpAddr, MaxAge: *maxAge, MaxBytes: maxBytes.n, MaxMsgSize: int32(maxMsgSize.n),
+		Logger: log, Starting: len(run) > 0, NATSTLSCert: *tlsCert, NATSTLSKey: *tlsKey,
 	})
 	if err != nil {
 		return err
@@ -93,6 +109,17 @@ func serve(ctx context.Context, env Env, args []string) error {
 		defer cancel()
 		h.Close(sctx)
 	}()
+	if h.AuthCreated {
+		// The first start: the nats CLI gets a context for the admin and
+		// one for the observer (dpihub creds context writes them again).
+		names := []string{"dpihub-admin", "dpihub-observer"}
+		if paths, err := writeContexts(env, h.Auth, *data, h.NATSURL(), "", names); err != nil {
+			log.Info("nats CLI contexts not written; run dpihub creds context", zap.Error(err))
+		} else {
+			log.Info("nats CLI contexts written: nats --context dpihub-observer stream ls",
+				zap.Strings("contexts", names), zap.Strings("files", paths))
+		}
+	}
 	for _, s := range run {
 		switch s {
 		case "feed":
@@ -104,9 +131,13 @@ func serve(ctx context.Context, env Env, args []string) error {
 			h.OnClose(func(ctx context.Context) { _ = f.Close(ctx) })
 			h.SetRoot(f.Handler())
 		case "node":
+			tokenFile := *nodeToken
+			if tokenFile == "" {
+				tokenFile = filepath.Join(*data, "node-"+signer.Country()+".token")
+			}
 			n, err := nodesvc.Start(ctx, nodesvc.Config{
 				Country: signer.Country(), Bus: h.Bus, Signer: signer, Verifier: verifier, Forks: forks,
-				HTTPAddr: *nodeHTTP, Logger: log.Named("node"), Registerer: h.Registry,
+				HTTPAddr: *nodeHTTP, TokenFile: tokenFile, Logger: log.Named("node"), Registerer: h.Registry,
 				PollInterval: *poll,
 			})
 			if err != nil {

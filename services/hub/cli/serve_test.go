@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/hub/cli"
 )
 
@@ -25,9 +27,10 @@ func TestServeRunsTheFeedAndANode(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
+	data := t.TempDir()
 	go func() {
 		done <- cli.Main(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs, Getenv: func(string) string { return "" }},
-			[]string{"serve", "--data", t.TempDir(), "--nats-port", "-1", "--http", "127.0.0.1:0", "--node-http", "",
+			[]string{"serve", "--data", data, "--nats-port", "-1", "--http", "127.0.0.1:0", "--node-http", "",
 				"--services", "feed,node", "--trust", filepath.Join(keys, "trust.json"), "--key", key, "--forks", forks})
 	}()
 	t.Cleanup(func() {
@@ -62,10 +65,12 @@ func TestServeRunsTheFeedAndANode(t *testing.T) {
 	})
 	// Rebuilding the feed from the stream twice gives the same state.
 	natsURL := regexp.MustCompile(`"nats":"([^"]+)"`).FindStringSubmatch(logs.String())[1]
+	// A rebuild makes a consumer of its own: the admin's credentials.
+	admin := map[string]string{"DPIHUB_SERVER": natsURL, "DPIHUB_CREDS": hub.CredsFile(data, access.Admin)}
 	var digests []string
 	for i := range 2 {
 		db := filepath.Join(t.TempDir(), "feed.db")
-		r := dpihub(t, map[string]string{"DPIHUB_SERVER": natsURL}, "", "feed", "rebuild", "--trust", filepath.Join(keys, "trust.json"), "--db", db)
+		r := dpihub(t, admin, "", "feed", "rebuild", "--trust", filepath.Join(keys, "trust.json"), "--db", db)
 		if r.code != 0 || !strings.Contains(r.stdout, "digest ") || !strings.Contains(r.stderr, "100.0%") {
 			t.Fatalf("rebuild %d: %+v", i, r)
 		}
@@ -76,7 +81,7 @@ func TestServeRunsTheFeedAndANode(t *testing.T) {
 		if _, err := os.Stat(db + ".partial"); !os.IsNotExist(err) {
 			t.Fatalf("rebuild %d left its partial file (%v)", i, err)
 		}
-		if r := dpihub(t, map[string]string{"DPIHUB_SERVER": natsURL}, "", "feed", "rebuild", "--trust", filepath.Join(keys, "trust.json"), "--db", db); r.code != 1 || !strings.Contains(r.stderr, "exists") {
+		if r := dpihub(t, admin, "", "feed", "rebuild", "--trust", filepath.Join(keys, "trust.json"), "--db", db); r.code != 1 || !strings.Contains(r.stderr, "exists") {
 			t.Fatalf("rebuild into an existing file: %+v", r)
 		}
 	}

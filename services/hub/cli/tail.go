@@ -20,7 +20,7 @@ import (
 
 func tail(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "tail")
-	server := fs.String("server", "nats://127.0.0.1:4222", "NATS URL of the hub")
+	hub := addHubFlags(fs)
 	dlq := fs.Bool("dlq", false, "follow the dead-letter stream instead of events")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	filter := fs.String("subject", "", "subject filter, e.g. dpi.*.fix.>; default all")
@@ -30,6 +30,9 @@ func tail(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	var v *sign.Verifier
 	if *trustPath != "" {
 		var err error
@@ -37,7 +40,7 @@ func tail(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 	}
-	nc, js, err := connect(*server, "dpihub tail")
+	nc, js, _, err := hub.connect("dpihub tail")
 	if err != nil {
 		return err
 	}
@@ -49,48 +52,67 @@ func tail(ctx context.Context, env Env, args []string) error {
 	if *filter == "" {
 		*filter = def
 	}
-	oc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{*filter}, DeliverPolicy: jetstream.DeliverNewPolicy}
-	if *all {
-		oc.DeliverPolicy = jetstream.DeliverAllPolicy
-	}
-	c, err := js.OrderedConsumer(ctx, stream, oc)
+	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", stream, err)
 	}
-	for count := 0; *n == 0 || count < *n; {
-		m, err := c.Next(jetstream.FetchMaxWait(time.Second))
-		if ctx.Err() != nil {
-			return nil
-		}
-		if quiet(err) {
-			continue
-		}
-		if err != nil {
-			return err
+	from := s.CachedInfo().State.LastSeq + 1
+	if *all {
+		from = 1
+	}
+	count := 0
+	return follow(ctx, s, *filter, from, func(m *jetstream.RawStreamMsg) bool {
+		if *dlq {
+			printDeadLetter(env.Stdout, bus.DeadLetterOf(m), *asJSON)
+		} else {
+			printEvent(env.Stdout, m.Subject, m.Header, m.Data, v, *asJSON)
 		}
 		count++
-		if *dlq {
-			printDeadLetter(env.Stdout, bus.ParseDeadLetter(m), *asJSON)
-		} else {
-			printEvent(env.Stdout, m, v, *asJSON)
+		return *n == 0 || count < *n
+	})
+}
+
+// followPoll is how often follow looks for a message that is not there
+// yet.
+const followPoll = 500 * time.Millisecond
+
+// follow hands f every message of stream s on filter from sequence from
+// on, until f returns false or ctx ends. It reads them one by one by
+// sequence, as an observer may: it makes no consumer (the observer's
+// credentials may not), and it holds no subscription on the stream's
+// subjects either (docs/security.md: a live subscription there is what a
+// consumer's misdirected deliveries would need); it looks again every
+// followPoll when there is nothing new.
+func follow(ctx context.Context, s jetstream.Stream, filter string, from uint64, f func(*jetstream.RawStreamMsg) bool) error {
+	for seq := from; ; {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(followPoll):
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("follow %s: %w", s.CachedInfo().Config.Name, err)
 		}
+		if !f(m) {
+			return nil
+		}
+		seq = m.Sequence + 1
 	}
-	return nil
 }
 
-// quiet reports whether err of a consumer's Next only says that no
-// message came in time.
-func quiet(err error) bool {
-	return errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
-}
-
-func printEvent(w io.Writer, m jetstream.Msg, v *sign.Verifier, asJSON bool) {
-	e, err := bus.Decode(m.Headers(), m.Data())
+func printEvent(w io.Writer, subj string, h nats.Header, data []byte, v *sign.Verifier, asJSON bool) {
+	e, err := bus.Decode(h, data)
 	if err != nil {
 		if asJSON {
-			_ = json.NewEncoder(w).Encode(map[string]any{"subject": m.Subject(), "error": err.Error()})
+			_ = json.NewEncoder(w).Encode(map[string]any{"subject": subj, "error": err.Error()})
 		} else {
-			fmt.Fprintf(w, "%-40s  not a CloudEvent: %v\n", m.Subject(), err)
+			fmt.Fprintf(w, "%-40s  not a CloudEvent: %v\n", subj, err)
 		}
 		return
 	}
@@ -99,7 +121,7 @@ func printEvent(w io.Writer, m jetstream.Msg, v *sign.Verifier, asJSON bool) {
 	verification, verified := "", false
 	if v != nil {
 		verification = "signed"
-		if err := sign.CheckSubject(m.Subject(), e); err != nil {
+		if err := sign.CheckSubject(subj, e); err != nil {
 			verification = string(sign.ReasonOf(err))
 		} else if _, err := v.Verify(e); err != nil {
 			verification = string(sign.ReasonOf(err))
@@ -108,7 +130,7 @@ func printEvent(w io.Writer, m jetstream.Msg, v *sign.Verifier, asJSON bool) {
 		}
 	}
 	if asJSON {
-		out := map[string]any{"subject": m.Subject(), "event": json.RawMessage(mustJSON(e))}
+		out := map[string]any{"subject": subj, "event": json.RawMessage(mustJSON(e))}
 		if verification != "" {
 			out["verified"] = verified
 			out["verification"] = verification
@@ -137,10 +159,17 @@ func printDeadLetter(w io.Writer, dl bus.DeadLetter, asJSON bool) {
 		} else {
 			out["data"] = string(dl.Data)
 		}
+		if dl.Cut {
+			out["cut"], out["size"] = true, dl.Size
+		}
 		_ = json.NewEncoder(w).Encode(out)
 		return
 	}
-	fmt.Fprintf(w, "#%d  %-22s consumer=%s subject=%s: %s\n", dl.Seq, dl.Reason, dl.Consumer, dl.Subject, dl.Detail)
+	cut := ""
+	if dl.Cut {
+		cut = fmt.Sprintf(" (cut: first %d of %d bytes kept)", len(dl.Data), dl.Size)
+	}
+	fmt.Fprintf(w, "#%d  %-22s consumer=%s subject=%s%s: %s\n", dl.Seq, dl.Reason, dl.Consumer, dl.Subject, cut, dl.Detail)
 }
 
 func mustJSON(e event.Event) []byte {

@@ -2,8 +2,9 @@
 // countries run real nodes on real git forks of a sample upstream; a fix
 // published by Morocco is assessed by the others (applies in the
 // Philippines, present in Sri Lanka, which had cherry-picked it); a
-// proposal is endorsed; a forged event is refused and dead-lettered with
-// its reason.
+// proposal is endorsed twice and objected to once by other countries, and
+// its proposer's own endorsement is refused; a forged event is refused and
+// dead-lettered with its reason.
 package demo
 
 import (
@@ -22,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
@@ -43,16 +45,25 @@ type Config struct {
 	Logger *zap.Logger // nil: quiet
 }
 
-// Countries of the demo.
+// Countries of the demo: each runs a node.
 var Countries = []struct{ Code, Name string }{{"ma", "Morocco"}, {"ph", "the Philippines"}, {"lk", "Sri Lanka"}}
+
+// Voice is a country of the demo that runs no node: it only speaks, as the
+// dpihub CLI would (source urn:dpihub:ke:cli).
+var Voice = struct{ Code, Name string }{"ke", "Kenya"}
 
 const project = "mosip-id-repository"
 
 // Result is what the demo observed, for tests.
 type Result struct {
-	Received    map[string][]string // country -> types of the events it published
-	Verdicts    map[string]string   // country -> its verdict on Morocco's fix
-	FixID       string
+	Received map[string][]string // country -> types of the events it published
+	Verdicts map[string]string   // country -> its verdict on Morocco's fix
+	FixID    string
+	// Votes are the reactions to Sri Lanka's proposal that were handled:
+	// country -> short type (proposal.endorsed, proposal.objected).
+	Votes map[string]string
+	// DeadLetters are every refusal: the proposer's own endorsement
+	// (not-authorized), then the forged fix (unknown-key).
 	DeadLetters []bus.DeadLetter
 	NATSURL     string
 	HTTPAddr    string
@@ -84,13 +95,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer cancel()
 		h.Close(sctx)
 	}()
-	res := &Result{Received: map[string][]string{}, Verdicts: map[string]string{}, NATSURL: h.NATSURL(), HTTPAddr: h.HTTPAddr}
+	res := &Result{Received: map[string][]string{}, Verdicts: map[string]string{}, Votes: map[string]string{}, NATSURL: h.NATSURL(), HTTPAddr: h.HTTPAddr}
 	out.f("dpihub demo: embedded NATS with JetStream at %s, data in %s\n\n", h.NATSURL(), cfg.DataDir)
 
 	// Every country has its own ed25519 key; one trust list names them all.
 	trust := &sign.TrustList{}
 	signers := map[string]*sign.Signer{}
-	for _, c := range Countries {
+	for _, c := range append(Countries[:len(Countries):len(Countries)], Voice) {
 		k, err := sign.GenerateKey(c.Code)
 		if err != nil {
 			return nil, err
@@ -209,17 +220,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	mu.Unlock()
 
-	// Roadmap proposals travel the same way.
+	// Roadmap proposals travel the same way. A proposal's id begins with
+	// its country's code: the votes name their origin.
+	const proposal = "lk-2026-07"
 	steps := []struct {
-		cc, say string
-		p       events.Payload
+		cc, svc, say string
+		p            events.Payload
 	}{
-		{"lk", "Sri Lanka proposes a roadmap item upstream", &events.ProposalSubmitted{ProposalID: "lk-2026-07", Title: "Offline biometric authentication for rural enrolment centres", Body: "Enrolment centres with intermittent links need local 1:1 matching."}},
-		{"ma", "Morocco endorses it", &events.ProposalEndorsed{ProposalID: "lk-2026-07", Comment: "Same need in the Atlas regions."}},
-		{"ph", "the Philippines endorses it", &events.ProposalEndorsed{ProposalID: "lk-2026-07"}},
+		{"lk", "node", "Sri Lanka proposes a roadmap item upstream", &events.ProposalSubmitted{ProposalID: proposal, Title: "Offline biometric authentication for rural enrolment centres", Body: "Enrolment centres with intermittent links need local 1:1 matching."}},
+		{"ma", "node", "Morocco endorses it", &events.ProposalEndorsed{ProposalID: proposal, Comment: "Same need in the Atlas regions."}},
+		{"ph", "node", "the Philippines endorses it", &events.ProposalEndorsed{ProposalID: proposal}},
+		{Voice.Code, "cli", Voice.Name + ", which runs no node yet, objects from the dpihub CLI", &events.ProposalObjected{ProposalID: proposal, Reason: "Keeping biometric templates on enrolment laptops widens the attack surface; we prefer a signed offline token."}},
 	}
 	for _, st := range steps {
-		e, err := events.New(events.Source{Country: st.cc, Service: "node"}, project, st.p)
+		e, err := events.New(events.Source{Country: st.cc, Service: st.svc}, project, st.p)
 		if err != nil {
 			return nil, err
 		}
@@ -231,6 +245,28 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := waitFor(ctx, 10*time.Second, func() bool { return count(e.Type()) > before }); err != nil {
 			return nil, fmt.Errorf("%s: %w", st.say, err)
 		}
+		if e.Type() != events.TypeProposalSubmitted {
+			res.Votes[st.cc] = events.ShortType(e.Type())
+		}
+	}
+
+	// A signature proves who speaks, not that they may say it.
+	out.f("\n* Sri Lanka endorses its own proposal, signed with its own key\n")
+	self, err := events.New(events.Source{Country: "lk", Service: "node"}, project, &events.ProposalEndorsed{ProposalID: proposal})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.Bus.Publisher(signers["lk"]).Publish(ctx, self); err != nil {
+		return nil, err
+	}
+	// The feed and the terminal view consume proposals; both refuse it.
+	const proposalConsumers = 2
+	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= proposalConsumers }); err != nil {
+		return nil, fmt.Errorf("self-endorsement not dead-lettered: %w", err)
+	}
+	refused := deadLetters(ctx, h)
+	for _, dl := range refused {
+		out.f("  [%s] refused it, reason %s (%s)\n", dl.Consumer, dl.Reason, dl.Detail)
 	}
 
 	// A forger with a key of its own claims to be Morocco.
@@ -248,14 +284,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	// Each node's consumer of fixes, the feed and the terminal view refuse it.
-	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(Countries)+2 }); err != nil {
+	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(refused)+len(Countries)+2 }); err != nil {
 		return nil, fmt.Errorf("forged event not dead-lettered: %w", err)
 	}
 	res.DeadLetters = deadLetters(ctx, h)
-	for _, dl := range res.DeadLetters {
+	for _, dl := range res.DeadLetters[len(refused):] {
 		out.f("  [%s] refused it, reason %s (%s)\n", dl.Consumer, dl.Reason, dl.Detail)
 	}
-	out.f("\nNo node acted on the forged event; it sits in the dead-letter stream %s with its reason.\n", bus.DLQStream)
+	out.f("\nNo node acted on the forged event or on the self-endorsement; they sit in the dead-letter stream %s with their reasons.\n", bus.DLQStream)
 	out.f("\nMorocco's fix %s across the forks:\n", res.FixID)
 	for _, c := range Countries {
 		v := res.Verdicts[c.Code]
@@ -270,8 +306,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Exit {
 		return res, nil
 	}
-	out.f("\nThe hub keeps running:\n  coordinator UI  http://%s/\n  the fix matrix  http://%s/fixes/%s\n  API             http://%s/api/v1/events\n  health          http://%s/healthz\n  metrics         http://%s/metrics\n  events          dpihub tail --server %s --all\n  refused         dpihub tail --server %s --dlq --all\nPress Ctrl-C to stop.\n",
-		h.HTTPAddr, h.HTTPAddr, res.FixID, h.HTTPAddr, h.HTTPAddr, h.HTTPAddr, h.NATSURL(), h.NATSURL())
+	// NATS lets no one in without credentials: the observer's read.
+	observer := h.CredsFile(access.Observer)
+	out.f("\nThe hub keeps running:\n  coordinator UI  http://%s/\n  the fix matrix  http://%s/fixes/%s\n  API             http://%s/api/v1/events\n  health          http://%s/healthz\n  metrics         http://%s/metrics\n  events          dpihub tail --server %s --creds %s --all\n  refused         dpihub tail --server %s --creds %s --dlq --all\nPress Ctrl-C to stop.\n",
+		h.HTTPAddr, h.HTTPAddr, res.FixID, h.HTTPAddr, h.HTTPAddr, h.HTTPAddr, h.NATSURL(), observer, h.NATSURL(), observer)
 	<-ctx.Done()
 	out.f("\nstopping\n")
 	return res, nil

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/hub/demo"
@@ -37,12 +40,21 @@ func TestTheDemoTellsItsStoryAndRefusesTheForgery(t *testing.T) {
 	if res.Verdicts["ph"] != "applies" || res.Verdicts["lk"] != "present" {
 		t.Errorf("verdicts %v, want ph applies and lk present", res.Verdicts)
 	}
-	if len(res.DeadLetters) != len(demo.Countries)+2 {
-		t.Fatalf("%d dead letters, want one per node, one for the feed and one for the terminal view: %+v", len(res.DeadLetters), res.DeadLetters)
+	if want := map[string]string{"ma": "proposal.endorsed", "ph": "proposal.endorsed", demo.Voice.Code: "proposal.objected"}; !maps.Equal(res.Votes, want) {
+		t.Errorf("votes on Sri Lanka's proposal %v, want %v: two endorsements and one objection, all by other countries", res.Votes, want)
 	}
-	for _, dl := range res.DeadLetters {
-		if dl.Reason != string(sign.ReasonUnknownKey) {
-			t.Errorf("forged event refused by %s for %q, want %q", dl.Consumer, dl.Reason, sign.ReasonUnknownKey)
+	// The self-endorsement is refused by the feed and the terminal view,
+	// the forged fix also by every node.
+	if len(res.DeadLetters) != 2+len(demo.Countries)+2 {
+		t.Fatalf("%d dead letters, want two for the self-endorsement and, for the forgery, one per node, one for the feed and one for the terminal view: %+v", len(res.DeadLetters), res.DeadLetters)
+	}
+	for i, dl := range res.DeadLetters {
+		want, rule := string(sign.ReasonUnknownKey), ""
+		if i < 2 {
+			want, rule = bus.ReasonNotAuthorized, events.RuleOthersProposal
+		}
+		if dl.Reason != want || !strings.Contains(dl.Detail, rule) {
+			t.Errorf("dead letter %d refused by %s for %q (%s), want %q naming %q", i, dl.Consumer, dl.Reason, dl.Detail, want, rule)
 		}
 	}
 	verdicts := map[string]string{}

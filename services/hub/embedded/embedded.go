@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+
+	"github.com/dpihub/dpihub/events/access"
 )
 
 // Config configures Start. The zero value runs a server named "dpihub"
@@ -26,13 +29,31 @@ type Config struct {
 	Host       string
 	Port       int
 	DontListen bool
-	// MaxPayload is the largest message the server accepts (default 8 MiB:
-	// events carry diffs inline up to a limit, larger ones go to the object
-	// store).
+	// MaxPayload is the largest message the server accepts, headers
+	// included (default DefaultMaxPayload). It must be at least what the
+	// streams take (bus.DLQMaxMsgSize); the streams' own limits are the
+	// ones that matter for what is stored.
 	MaxPayload int32
+	// Authority says who may connect and what each may do (required):
+	// no anonymous client gets in.
+	Authority *access.Authority
+	// TLSCert and TLSKey are PEM files of the client port's certificate
+	// and key; empty: no TLS. Without TLS the credentials' signatures still
+	// prove who connects, but events and replies cross the network in
+	// clear: Start warns when the port listens beyond loopback.
+	TLSCert, TLSKey string
 	// Logger receives the server's log (nil: silent).
 	Logger *zap.Logger
 }
+
+// DefaultMaxPayload is the embedded server's max_payload when
+// Config.MaxPayload is zero: 8 MiB, nats-server's recommended maximum,
+// above the dead-letter stream's largest message by default
+// (bus.DLQMaxMsgSize(bus.DefaultMaxMsgSize), 4 MiB + 16 KiB), so that
+// JetStream, not the connection, refuses an oversized event, with an
+// error that names the stream's limit; node state (KV values) may also
+// need more than the streams' events.
+const DefaultMaxPayload = 8 << 20
 
 // Server is a running embedded server.
 type Server struct {
@@ -54,7 +75,10 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Port = 4222
 	}
 	if cfg.MaxPayload == 0 {
-		cfg.MaxPayload = 8 << 20
+		cfg.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.Authority == nil {
+		return nil, errors.New("embedded nats-server: Config.Authority is required: no anonymous NATS access")
 	}
 	opts := &server.Options{
 		ServerName: cfg.ServerName,
@@ -66,9 +90,24 @@ func Start(cfg Config) (*Server, error) {
 		MaxPayload: cfg.MaxPayload,
 		NoSigs:     true, // the process owns SIGINT/SIGTERM
 	}
+	if err := cfg.Authority.Configure(opts); err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats-server: TLS: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = tc, true, 5
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	if !cfg.DontListen && opts.TLSConfig == nil && !loopback(cfg.Host) && cfg.Logger != nil {
+		cfg.Logger.Warn("NATS listens beyond loopback without TLS: credentials are proven by signature, but events, "+
+			"node state and replies cross the network in clear; give a certificate (--nats-tls-cert, --nats-tls-key)",
+			zap.String("host", cfg.Host), zap.Int("port", cfg.Port))
 	}
 	if cfg.Logger != nil {
 		ns.SetLoggerV2(zapLogger{cfg.Logger.Named("nats").Sugar()}, false, false, false)
@@ -81,7 +120,18 @@ func Start(cfg Config) (*Server, error) {
 	return &Server{ns}, nil
 }
 
-// Connect returns an in-process client connection (no TCP).
+// loopback reports whether host names this machine only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Connect returns an in-process client connection (no TCP). Like any
+// client, it must authenticate: opts carry its credentials
+// (access.Authority.ConnectOptions).
 func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
 	opts = append([]nats.Option{nats.Name(name), nats.InProcessServer(s.Server), nats.MaxReconnects(-1)}, opts...)
 	nc, err := nats.Connect("", opts...)

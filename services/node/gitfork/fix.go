@@ -30,7 +30,7 @@ import (
 func Fix(ctx context.Context, dir, upstreamRef, rev string) (events.FixPublished, error) {
 	fp, err := fix(ctx, dir, upstreamRef, rev)
 	if err != nil {
-		return events.FixPublished{}, fmt.Errorf("read fix %s in %s: %w", rev, dir, err)
+		return events.FixPublished{}, fmt.Errorf("read fix %s: %w", rev, err)
 	}
 	return fp, nil
 }

@@ -43,7 +43,7 @@ func MergeBase(ctx context.Context, dir, a, b string) (string, error) {
 func Snapshot(ctx context.Context, f node.Fork) (events.ForkSnapshot, error) {
 	snap, err := snapshot(ctx, f)
 	if err != nil {
-		return events.ForkSnapshot{}, fmt.Errorf("snapshot of fork %s in %s: %w", f.Key(), f.Dir, err)
+		return events.ForkSnapshot{}, fmt.Errorf("snapshot of fork %s: %w", f.Key(), err)
 	}
 	return snap, nil
 }

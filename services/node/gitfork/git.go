@@ -82,7 +82,12 @@ func checkRepo(ctx context.Context, dir string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: %s: %v", ErrNotRepository, dir, err)
+		if errors.Is(err, exec.ErrNotFound) {
+			return err // no git: the node's failure, not the input's
+		}
+		// Neither dir nor git's message (which repeats it) goes into the
+		// error: it may be answered to an API's caller.
+		return ErrNotRepository
 	}
 	return nil
 }
@@ -97,7 +102,7 @@ func resolve(ctx context.Context, dir, rev string) (string, error) {
 	if err != nil {
 		var ge *GitError
 		if errors.As(err, &ge) {
-			return "", node.Invalid("%q names no commit in %s", rev, dir)
+			return "", node.Invalid("%q names no commit in the repository", rev)
 		}
 		return "", err
 	}

@@ -22,15 +22,15 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/services/node"
 )
 
 // Bucket returns the bucket name of country cc's node.
-func Bucket(cc string) string { return "NODE_" + strings.ToUpper(cc) }
+func Bucket(cc string) string { return access.NodeBucket(cc) }
 
 // Store implements node.Store on a JetStream KV bucket. It is safe for
 // concurrent use; a read-modify-write of one fix is the caller's to
@@ -39,7 +39,9 @@ type Store struct{ kv jetstream.KeyValue }
 
 var _ node.Store = (*Store)(nil)
 
-// Open creates or opens the bucket of country cc.
+// Open creates (or updates) the bucket of country cc and opens it. It
+// needs a connection that may make streams, the hub's: a country's node
+// uses Bind once the hub has made the bucket.
 func Open(ctx context.Context, js jetstream.JetStream, cc string) (*Store, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      Bucket(cc),
@@ -47,6 +49,15 @@ func Open(ctx context.Context, js jetstream.JetStream, cc string) (*Store, error
 		Storage:     jetstream.FileStorage,
 		History:     1,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("node state bucket %s: %w", Bucket(cc), err)
+	}
+	return &Store{kv: kv}, nil
+}
+
+// Bind opens the bucket of country cc as it is.
+func Bind(ctx context.Context, js jetstream.JetStream, cc string) (*Store, error) {
+	kv, err := js.KeyValue(ctx, Bucket(cc))
 	if err != nil {
 		return nil, fmt.Errorf("node state bucket %s: %w", Bucket(cc), err)
 	}

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
@@ -36,9 +38,12 @@ const (
 var app = gittest.Lines(40, func(i int) string { return fmt.Sprintf("func step%d() { return %d }", i, i) })
 
 // world is one nats-server shared by several country nodes, each with its
-// own fork of one generated upstream.
+// own fork of one generated upstream. Each node connects with its
+// country's credentials, as a remote node does, and has the hub (here the
+// admin's connection, js and b) make its buckets.
 type world struct {
 	t         *testing.T
+	srv       *server.Server
 	g         *gittest.Git
 	js        jetstream.JetStream
 	b         *bus.Bus
@@ -62,8 +67,20 @@ func newWorld(t *testing.T, codes ...string) *world {
 	g := gittest.New(t)
 	up := g.Init()
 	g.Commit(up, "initial import", map[string]string{"src/app.go": app, "README.md": "sample\n"})
+	b := bustest.Open(t, js)
+	stop, err := nodebus.ServeProvisioning(b, func(ctx context.Context, cc string) error {
+		if _, err := kv.Open(ctx, js, cc); err != nil {
+			return err
+		}
+		_, err := nodebus.OpenPatches(ctx, b, cc)
+		return err
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
 	return &world{
-		t: t, g: g, js: js, b: bustest.Open(t, js), countries: countries, verifier: v,
+		t: t, srv: srv, g: g, js: js, b: b, countries: countries, verifier: v,
 		upstream: up, nodes: map[string]*node.Node{}, consumers: map[string]*bus.Consumer{}, forks: map[string]node.Fork{},
 	}
 }
@@ -78,21 +95,30 @@ func (w *world) fork(cc string) string {
 	return dir
 }
 
-// start starts cc's node on the bus, with its state in the country's KV
-// bucket and its large diffs in the object store, and registers its fork.
+// start starts cc's node on its own connection as country cc, with its
+// state in the country's KV bucket and its large diffs in its object
+// store, and registers its fork.
 func (w *world) start(cc string) *node.Node {
 	w.t.Helper()
 	ctx := context.Background()
-	store, err := kv.Open(ctx, w.js, cc)
+	_, js := bustest.ConnectAs(w.t, w.srv, access.Country(cc))
+	b, err := bus.Open(ctx, js, bus.Config{Attach: true})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	patches, err := nodebus.OpenPatches(ctx, w.b)
+	if err := nodebus.ProvisionBuckets(ctx, b, cc); err != nil {
+		w.t.Fatal(err)
+	}
+	store, err := kv.Bind(ctx, js, cc)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	patches, err := nodebus.BindPatches(ctx, b, cc)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	n, err := node.New(node.Config{
-		Country: cc, Store: store, Publisher: nodebus.NewPublisher(w.b, w.countries[cc].Signer),
+		Country: cc, Store: store, Publisher: nodebus.NewPublisher(b, w.countries[cc].Signer),
 		Diffs: patches, Git: nodegit.Git{}, Assessor: nodegit.Git{},
 	})
 	if err != nil {
@@ -103,7 +129,7 @@ func (w *world) start(cc string) *node.Node {
 			w.t.Fatal(err)
 		}
 	}
-	c, err := nodebus.Consume(ctx, w.b, w.verifier, n)
+	c, err := nodebus.Consume(ctx, b, w.verifier, n)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -393,7 +419,7 @@ func TestAFixTravelsToEveryNodeAndEachSaysWhatItMeansForItsFork(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fp.DiffRef == nil || fp.Diff != "" || fp.DiffRef.Size < 5<<20 || fp.DiffRef.Bucket != nodebus.DefaultPatchBucket {
+		if fp.DiffRef == nil || fp.Diff != "" || fp.DiffRef.Size < 5<<20 || fp.DiffRef.Bucket != access.PatchBucket("ma") {
 			t.Fatalf("diff ref = %+v, inline %d bytes", fp.DiffRef, len(fp.Diff))
 		}
 		want, err := gitfork.Fix(ctx, maDir, "origin/HEAD", "HEAD")

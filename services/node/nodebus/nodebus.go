@@ -1,7 +1,9 @@
 // Package nodebus puts a country's node on the event fabric: the consumer
 // of other countries' fixes (Consume), the Publisher of the node's events,
-// their Metrics, and the object store of large diffs (Patches). It decides
-// nothing: the rules are the node package's.
+// their Metrics, the object store of large diffs (Patches), and the
+// request by which a node has the hub make its buckets
+// (ProvisionBuckets). It decides nothing: the rules are the node
+// package's.
 package nodebus
 
 import (
@@ -13,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/sign"
@@ -30,7 +33,7 @@ type FixReceiver interface {
 // fix.published, verified by v, handing each to r. Stop or ctx ends it.
 func Consume(ctx context.Context, b *bus.Bus, v *sign.Verifier, r FixReceiver) (*bus.Consumer, error) {
 	c, err := b.Consume(ctx, bus.ConsumerConfig{
-		Name:     "node-" + r.Country(),
+		Name:     access.NodeConsumer(r.Country()),
 		Subjects: []string{subject.Filter("", "fix", "published", "")},
 		Verifier: v,
 	}, handler(r))

@@ -10,37 +10,49 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 )
 
-// DefaultPatchBucket is the object store bucket of large diffs, shared by
-// all countries; objects are named by the diff's SHA-256.
-const DefaultPatchBucket = "DPI_PATCHES"
-
-// Patches keeps large diffs in the JetStream object store. It implements
-// node.DiffStore: it moves bytes and checks nothing.
+// Patches keeps a country's large diffs in its JetStream object store,
+// access.PatchBucket(cc), objects named by the diff's SHA-256, and reads
+// any country's. It implements node.DiffStore: it moves bytes and checks
+// nothing. Only the country writes its bucket (docs/security.md).
 type Patches struct {
-	js  jetstream.JetStream
-	obj jetstream.ObjectStore
+	js     jetstream.JetStream
+	bucket string // the country's
+	obj    jetstream.ObjectStore
 }
 
-// OpenPatches creates (or opens) the DefaultPatchBucket.
-func OpenPatches(ctx context.Context, b *bus.Bus) (*Patches, error) {
+// OpenPatches creates (or updates) country cc's bucket and opens it. It
+// needs a connection that may make streams, the hub's: a country's node
+// uses BindPatches once the hub has made the bucket (ProvisionBuckets).
+func OpenPatches(ctx context.Context, b *bus.Bus, cc string) (*Patches, error) {
 	obj, err := b.JetStream().CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      DefaultPatchBucket,
-		Description: "dpihub: diffs of fixes too large to travel inline, named by SHA-256",
+		Bucket:      access.PatchBucket(cc),
+		Description: "dpihub: diffs of " + cc + "'s fixes too large to travel inline, named by SHA-256",
 		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("object store %s: %w", DefaultPatchBucket, err)
+		return nil, fmt.Errorf("object store %s: %w", access.PatchBucket(cc), err)
 	}
-	return &Patches{js: b.JetStream(), obj: obj}, nil
+	return &Patches{js: b.JetStream(), bucket: access.PatchBucket(cc), obj: obj}, nil
 }
 
-// Get reads the object ref names, from whichever bucket it names.
+// BindPatches opens country cc's bucket as it is.
+func BindPatches(ctx context.Context, b *bus.Bus, cc string) (*Patches, error) {
+	obj, err := b.JetStream().ObjectStore(ctx, access.PatchBucket(cc))
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", access.PatchBucket(cc), err)
+	}
+	return &Patches{js: b.JetStream(), bucket: access.PatchBucket(cc), obj: obj}, nil
+}
+
+// Get reads the object ref names, from whichever country's bucket it
+// names.
 func (p *Patches) Get(ctx context.Context, ref events.DiffRef) ([]byte, error) {
 	store := p.obj
-	if ref.Bucket != DefaultPatchBucket {
+	if ref.Bucket != p.bucket {
 		s, err := p.js.ObjectStore(ctx, ref.Bucket)
 		if err != nil {
 			return nil, fmt.Errorf("open object store %s: %w", ref.Bucket, err)
@@ -58,7 +70,7 @@ func (p *Patches) Get(ctx context.Context, ref events.DiffRef) ([]byte, error) {
 func (p *Patches) Put(ctx context.Context, diff []byte) (*events.DiffRef, error) {
 	sum := sha256.Sum256(diff)
 	name := hex.EncodeToString(sum[:])
-	ref := &events.DiffRef{Bucket: DefaultPatchBucket, Object: name, SHA256: name, Size: int64(len(diff))}
+	ref := &events.DiffRef{Bucket: p.bucket, Object: name, SHA256: name, Size: int64(len(diff))}
 	if info, err := p.obj.GetInfo(ctx, name); err == nil && info.Size == uint64(len(diff)) {
 		return ref, nil
 	}

@@ -7,13 +7,20 @@
 //	GET  /api/v1/fixes               received fixes with verdicts (diffs left out)
 //	GET  /api/v1/fixes/{id}          one received fix, id "<cc>:<fix_id>"
 //	GET  /api/v1/fixes/{id}/mbox     the fix as a `git am`-ready mbox
-//	POST /api/v1/fixes               publish a commit as a fix ({project, repo?, commit})
+//	POST /api/v1/fixes               publish a commit of a registered fork as a fix ({project, repo?, commit})
 //	POST /api/v1/refresh?project=P   re-read forks (of P, or all) and redo open assessments
 //
+// Every POST changes the node and must carry "Authorization: Bearer
+// <token>", the token the node keeps in a file (LoadOrMakeToken); without
+// it the answer is 401 with a WWW-Authenticate challenge, and the body is
+// not read. GET requests are open: they show what the feed shows.
+//
 // Errors are application/problem+json (RFC 9457) with type, title, status
-// and detail: 400 for bad input, 404 for what the node does not know, 415
-// for a body that is not JSON, 500 for the node's own failures (the detail
-// then says nothing of the internals; the log does).
+// and detail: 400 for bad input, 401 for a missing or wrong token, 404 for
+// what the node does not know, 415 for a body that is not JSON, 500 for
+// the node's own failures (the detail then says nothing of the internals;
+// the log does). A detail is cut to problem.MaxDetail characters and
+// names no filesystem path.
 package nodehttp
 
 import (
@@ -36,32 +43,34 @@ import (
 const maxBody = 1 << 20
 
 type server struct {
-	svc node.Service
-	log *zap.Logger
+	svc  node.Service
+	auth bearer
+	log  *zap.Logger
 }
 
-// Handler returns the API of svc. Metrics are gathered from g (nil: the
-// default gatherer); log may be nil.
-func Handler(svc node.Service, g prometheus.Gatherer, log *zap.Logger) http.Handler {
+// Handler returns the API of svc. Its POST requests must carry token as a
+// bearer token; an empty token refuses every one. Metrics are gathered
+// from g (nil: the default gatherer); log may be nil.
+func Handler(svc node.Service, token string, g prometheus.Gatherer, log *zap.Logger) http.Handler {
 	if g == nil {
 		g = prometheus.DefaultGatherer
 	}
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &server{svc: svc, log: log}
+	s := &server{svc: svc, auth: newBearer(token), log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/forks", s.forks)
-	mux.HandleFunc("POST /api/v1/forks", s.registerFork)
+	mux.HandleFunc("POST /api/v1/forks", s.guard(s.registerFork))
 	mux.HandleFunc("GET /api/v1/fixes", s.fixes)
 	mux.HandleFunc("GET /api/v1/fixes/{id}", s.fix)
 	mux.HandleFunc("GET /api/v1/fixes/{id}/mbox", s.mbox)
-	mux.HandleFunc("POST /api/v1/fixes", s.publish)
-	mux.HandleFunc("POST /api/v1/refresh", s.refresh)
+	mux.HandleFunc("POST /api/v1/fixes", s.guard(s.publish))
+	mux.HandleFunc("POST /api/v1/refresh", s.guard(s.refresh))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)))
 	})
@@ -77,7 +86,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // fail answers err as a problem (events/problem): 400 for node.ErrInvalid,
-// 404 for node.ErrNotFound, 500 otherwise.
+// 401 for events.ErrUnauthorized, 404 for node.ErrNotFound, 500 otherwise.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	problem.Error(w, r, s.log, err)
 }

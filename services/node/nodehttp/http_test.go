@@ -20,7 +20,11 @@ import (
 
 // fakeNode is a node.Service over memory: it checks input as the real node
 // does and knows one fix.
-type fakeNode struct{ forks []node.ForkState }
+type fakeNode struct {
+	forks     []node.ForkState
+	published []node.PublishRequest
+	refreshed []string
+}
 
 var known = node.ReceivedFix{ID: "ma:ma-1", Country: "ma", Project: "app",
 	Fix:         events.FixPublished{FixID: "ma-1", Title: "t", Diff: "diff --git a/x b/x\n"},
@@ -30,6 +34,10 @@ func (f *fakeNode) Forks(context.Context) ([]node.ForkState, error) { return f.f
 func (f *fakeNode) RegisterFork(_ context.Context, fk node.Fork) (node.ForkState, error) {
 	if err := fk.Validate(); err != nil {
 		return node.ForkState{}, err
+	}
+	if strings.HasPrefix(fk.Dir, "/home/") {
+		// As a careless adapter would say it: the API must not.
+		return node.ForkState{}, node.Invalid("fork dir %q: no such directory", fk.Dir)
 	}
 	st := node.ForkState{Fork: fk}
 	f.forks = append(f.forks, st)
@@ -54,9 +62,13 @@ func (f *fakeNode) PublishFix(_ context.Context, req node.PublishRequest) (event
 	if req.Commit == "boom" {
 		return events.FixPublished{}, fmt.Errorf("git exploded at /secret/path")
 	}
+	f.published = append(f.published, req)
 	return events.FixPublished{FixID: "ph-" + req.Commit}, nil
 }
-func (f *fakeNode) Refresh(context.Context, string) error { return nil }
+func (f *fakeNode) Refresh(_ context.Context, project string) error {
+	f.refreshed = append(f.refreshed, project)
+	return nil
+}
 func (f *fakeNode) Export(ctx context.Context, id string) ([]byte, error) {
 	if _, err := f.Fix(ctx, id); err != nil {
 		return nil, err
@@ -64,11 +76,13 @@ func (f *fakeNode) Export(ctx context.Context, id string) ([]byte, error) {
 	return []byte("From 0 Mon Sep 17 00:00:00 2001\n"), nil
 }
 
+const token = "kK8pB0pH2x7wJf3nL4sQ9vT1yZ6cE5aR0uG8iO2mD7w"
+
 func TestAPI(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "dpihub_test_total", Help: "t"})
 	reg.MustRegister(c)
-	srv := httptest.NewServer(nodehttp.Handler(&fakeNode{}, reg, nil))
+	srv := httptest.NewServer(nodehttp.Handler(&fakeNode{}, token, reg, nil))
 	t.Cleanup(srv.Close)
 
 	for _, tc := range []struct {
@@ -109,6 +123,7 @@ func TestAPI(t *testing.T) {
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
 			}
+			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := srv.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -142,4 +157,134 @@ func TestAPI(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestEveryRequestThatChangesTheNodeNeedsTheToken(t *testing.T) {
+	fake := &fakeNode{}
+	srv := httptest.NewServer(nodehttp.Handler(fake, token, prometheus.NewRegistry(), nil))
+	t.Cleanup(srv.Close)
+	posts := []struct{ path, body string }{
+		{"/api/v1/forks", `{"project":"app","upstream":"file:///u","dir":"/tmp/x","branch":"ph-main"}`},
+		{"/api/v1/fixes", `{"project":"app","repo":"/some/other/repo","commit":"HEAD"}`},
+		{"/api/v1/refresh", ""},
+	}
+	for _, who := range []struct {
+		name, authorization, challenge string
+	}{
+		{"no Authorization header", "", "Bearer"},
+		{"another scheme", "Basic " + token, "Bearer"},
+		{"a wrong token", "Bearer " + strings.ToUpper(token), `Bearer error="invalid_token"`},
+		{"the token's first half", "Bearer " + token[:len(token)/2], `Bearer error="invalid_token"`},
+		{"a bare scheme", "Bearer", "Bearer"},
+		{"a token with a space before it", "Bearer  x", `Bearer error="invalid_token"`},
+	} {
+		for _, p := range posts {
+			t.Run(who.name+" is refused POST "+p.path, func(t *testing.T) {
+				req, _ := http.NewRequest("POST", srv.URL+p.path, strings.NewReader(p.body))
+				req.Header.Set("Content-Type", "application/json")
+				if who.authorization != "" {
+					req.Header.Set("Authorization", who.authorization)
+				}
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var pr problem.Problem
+				if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 401 || pr.Status != 401 || pr.Type != problem.TypeUnauthorized ||
+					resp.Header.Get("Content-Type") != problem.ContentType {
+					t.Fatalf("%d %+v", resp.StatusCode, pr)
+				}
+				if got := resp.Header.Get("WWW-Authenticate"); got != who.challenge {
+					t.Errorf("WWW-Authenticate %q, want %q", got, who.challenge)
+				}
+				if strings.Contains(pr.Detail, token) {
+					t.Errorf("the answer shows the token: %s", pr.Detail)
+				}
+			})
+		}
+	}
+	if len(fake.forks) != 0 || len(fake.published) != 0 || len(fake.refreshed) != 0 {
+		t.Fatalf("the node was changed: forks %v, published %v, refreshed %v", fake.forks, fake.published, fake.refreshed)
+	}
+	t.Run("the token, scheme in any case, is let through", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/refresh", nil)
+		req.Header.Set("Authorization", "bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent || len(fake.refreshed) != 1 {
+			t.Fatalf("status %d, refreshed %v", resp.StatusCode, fake.refreshed)
+		}
+	})
+	t.Run("reads need no token", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/metrics", "/api/v1/forks", "/api/v1/fixes", "/api/v1/fixes/ma:ma-1", "/api/v1/fixes/ma:ma-1/mbox"} {
+			resp, err := srv.Client().Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s: %d", path, resp.StatusCode)
+			}
+		}
+	})
+	t.Run("an API made without a token refuses every change", func(t *testing.T) {
+		fake := &fakeNode{}
+		srv := httptest.NewServer(nodehttp.Handler(fake, "", prometheus.NewRegistry(), nil))
+		t.Cleanup(srv.Close)
+		for _, authorization := range []string{"Bearer ", "Bearer  ", "Bearer x"} {
+			req, _ := http.NewRequest("POST", srv.URL+"/api/v1/refresh", nil)
+			req.Header.Set("Authorization", authorization)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 || len(fake.refreshed) != 0 {
+				t.Fatalf("%q: status %d", authorization, resp.StatusCode)
+			}
+		}
+	})
+}
+
+func TestAnErrorEchoesABoundedPartOfTheInputAndNoPath(t *testing.T) {
+	srv := httptest.NewServer(nodehttp.Handler(&fakeNode{}, token, prometheus.NewRegistry(), nil))
+	t.Cleanup(srv.Close)
+	post := func(t *testing.T, path, body string) problem.Problem {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p problem.Problem
+		if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 400 || p.Type != problem.TypeInvalid {
+			t.Fatalf("status %d, %+v", resp.StatusCode, p)
+		}
+		return p
+	}
+	t.Run("a path the node's error repeats is not answered", func(t *testing.T) {
+		p := post(t, "/api/v1/forks", `{"project":"app","upstream":"file:///u","dir":"/home/victim/.ssh","branch":"b"}`)
+		if strings.Contains(p.Detail, "/home/") || strings.Contains(p.Detail, ".ssh") || !strings.Contains(p.Detail, problem.Redacted) {
+			t.Fatalf("detail %q", p.Detail)
+		}
+	})
+	t.Run("a huge input is echoed at most MaxDetail characters", func(t *testing.T) {
+		p := post(t, "/api/v1/forks", `{"project":"`+strings.Repeat("A", 500<<10)+`"}`)
+		if n := len([]rune(p.Detail)); n > problem.MaxDetail+1 || !strings.HasSuffix(p.Detail, "…") {
+			t.Fatalf("detail of %d characters: %.80q", n, p.Detail)
+		}
+	})
 }

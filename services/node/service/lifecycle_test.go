@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ func oneNode(t *testing.T) service.Config {
 	return service.Config{
 		Country: "ma", Bus: bustest.Open(t, js), Signer: countries["ma"].Signer, Verifier: v,
 		Forks:        []node.Fork{{Project: project, Upstream: "file://" + up, Dir: dir, Branch: "ma-main"}},
+		TokenFile:    filepath.Join(t.TempDir(), "node-ma.token"),
 		Registerer:   prometheus.NewRegistry(),
 		PollInterval: 10 * time.Millisecond,
 	}
@@ -211,6 +213,8 @@ func TestStartRefusesAConfigurationItCannotRunAndClosesTheListener(t *testing.T)
 		"without a bus":                    func(c *service.Config) { c.Bus = nil },
 		"without a verifier":               func(c *service.Config) { c.Verifier = nil },
 		"with a signer of another country": func(c *service.Config) { c.Country = "ph" },
+		"with HTTP but no token file":      func(c *service.Config) { c.TokenFile = "" },
+		"with a token file it cannot make": func(c *service.Config) { c.TokenFile = filepath.Join(t.TempDir(), "no", "dir", "x.token") },
 		"with a fork it cannot read": func(c *service.Config) {
 			c.Forks = []node.Fork{{Project: project, Upstream: "file:///u", Dir: t.TempDir(), Branch: "main"}}
 		},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -20,7 +21,6 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
-	"github.com/dpihub/dpihub/services/node/kv"
 	"github.com/dpihub/dpihub/services/node/nodebus"
 	"github.com/dpihub/dpihub/services/node/nodegit"
 	"github.com/dpihub/dpihub/services/node/nodehttp"
@@ -51,6 +51,11 @@ type Config struct {
 	// (tests and embedders pass one bound to port 0). The service owns it:
 	// Close, or a Start that fails, closes it.
 	Listener net.Listener
+	// TokenFile keeps the bearer token the API's POST requests must carry
+	// (nodehttp.LoadOrMakeToken): made on the first start, mode 0600,
+	// reused on later ones; delete it and restart to rotate the token.
+	// Required with HTTP.
+	TokenFile string
 	// Logger (nil: no logs).
 	Logger *zap.Logger
 	// Registerer receives the node's metrics (nil: not registered); when
@@ -69,6 +74,7 @@ type Service struct {
 	ln      net.Listener
 	srv     *http.Server
 	addr    string
+	tokFile string        // the file of the API's token
 	served  chan error    // what the HTTP server's Serve returned
 	serving chan struct{} // closed once Serve returned
 	log     *zap.Logger
@@ -123,11 +129,7 @@ func Start(ctx context.Context, cfg Config) (s *Service, err error) {
 	if err := ctx.Err(); err != nil {
 		return s, fmt.Errorf("node %s: start: %w", cfg.Country, err)
 	}
-	store, err := kv.Open(ctx, cfg.Bus.JetStream(), cfg.Country)
-	if err != nil {
-		return s, fmt.Errorf("node %s: %w", cfg.Country, err)
-	}
-	patches, err := nodebus.OpenPatches(ctx, cfg.Bus)
+	store, patches, err := OpenBuckets(ctx, cfg.Bus, cfg.Country)
 	if err != nil {
 		return s, fmt.Errorf("node %s: %w", cfg.Country, err)
 	}
@@ -147,6 +149,12 @@ func Start(ctx context.Context, cfg Config) (s *Service, err error) {
 			return s, fmt.Errorf("node %s: %w", cfg.Country, err)
 		}
 	}
+	var token string
+	if s.ln != nil || cfg.HTTPAddr != "" {
+		if token, err = apiToken(cfg.TokenFile, log); err != nil {
+			return s, fmt.Errorf("node %s: %w", cfg.Country, err)
+		}
+	}
 	if s.ln == nil && cfg.HTTPAddr != "" {
 		var lc net.ListenConfig
 		if s.ln, err = lc.Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
@@ -162,17 +170,22 @@ func Start(ctx context.Context, cfg Config) (s *Service, err error) {
 			g = prometheus.DefaultGatherer
 		}
 		s.srv = &http.Server{
-			Handler:           nodehttp.Handler(s.node, g, log),
+			Handler:           nodehttp.Handler(s.node, token, g, log),
 			ReadHeaderTimeout: 10 * time.Second,
 			BaseContext:       func(net.Listener) context.Context { return life },
 		}
-		s.addr = s.ln.Addr().String()
+		s.addr, s.tokFile = s.ln.Addr().String(), cfg.TokenFile
 		s.serving = make(chan struct{})
 		go func() {
 			defer close(s.serving)
 			s.served <- s.srv.Serve(s.ln)
 		}()
-		log.Info("node API listening", zap.String("addr", s.addr))
+		log.Info("node API listening", zap.String("addr", s.addr), zap.String("token_file", cfg.TokenFile),
+			zap.String("auth", "POST requests need the header Authorization: Bearer <the token file's content>; GET requests are open"))
+		if !loopback(s.ln.Addr()) {
+			log.Warn("node API listens beyond loopback: anyone who reaches it reads the node's forks and fixes, and the bearer token of a POST crosses the network in clear; bind 127.0.0.1 or put a TLS proxy in front",
+				zap.String("addr", s.addr))
+		}
 	}
 	if cfg.PollInterval > 0 {
 		pctx, stopPoll := context.WithCancel(life)
@@ -193,10 +206,38 @@ func check(cfg Config) error {
 	switch {
 	case cfg.Bus == nil || cfg.Signer == nil || cfg.Verifier == nil:
 		return errors.New("node: Config.Bus, Signer and Verifier are required")
+	case (cfg.Listener != nil || cfg.HTTPAddr != "") && cfg.TokenFile == "":
+		return fmt.Errorf("node %s: Config.TokenFile is required with HTTP: the API's POST requests need a token", cfg.Country)
 	case cfg.Signer.Country() != cfg.Country:
 		return fmt.Errorf("node %s: the signer speaks for %q", cfg.Country, cfg.Signer.Country())
 	}
 	return nil
+}
+
+// apiToken loads the API's token from path, or makes it, and logs where
+// it is; never the token itself.
+func apiToken(path string, log *zap.Logger) (string, error) {
+	token, made, err := nodehttp.LoadOrMakeToken(path)
+	if err != nil {
+		return "", err
+	}
+	if made {
+		log.Info("node API token made", zap.String("token_file", path))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the node API's token file can be read by others; chmod 600 it", zap.String("token_file", path),
+			zap.String("mode", fi.Mode().Perm().String()))
+	}
+	return token, nil
+}
+
+// loopback reports whether addr is a loopback address, which only this
+// machine reaches.
+func loopback(addr net.Addr) bool {
+	if a, ok := addr.(*net.TCPAddr); ok {
+		return a.IP.IsLoopback()
+	}
+	return false
 }
 
 // poll re-reads every fork each interval until ctx ends.
@@ -222,6 +263,10 @@ func (s *Service) Node() *node.Node { return s.node }
 // Addr is the address the API listens on ("" without HTTP): with port 0
 // in HTTPAddr, the port the system chose.
 func (s *Service) Addr() string { return s.addr }
+
+// TokenFile is the file that holds the API's bearer token ("" without
+// HTTP).
+func (s *Service) TokenFile() string { return s.tokFile }
 
 // Close stops the fork poll, then the HTTP server (requests in flight get
 // until ctx ends), then the consumer (waiting for the fix in hand). It

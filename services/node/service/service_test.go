@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +55,7 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 			Country: cc, Bus: b, Signer: countries[cc].Signer, Verifier: v,
 			Forks:        []node.Fork{{Project: project, Upstream: "file://" + up, Dir: dirs[cc], Branch: cc + "-main"}},
 			Listener:     listeners[cc],
+			TokenFile:    filepath.Join(t.TempDir(), "node-"+cc+".token"),
 			Registerer:   prometheus.NewRegistry(),
 			PollInterval: 20 * time.Millisecond,
 		})
@@ -65,7 +68,7 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 	api := func(cc string) string { return "http://" + nodes[cc].Addr() }
 
 	var fp events.FixPublished
-	postJSON(t, api("ma")+"/api/v1/fixes", `{"project":"`+project+`","commit":"ma-main"}`, http.StatusCreated, &fp)
+	postJSON(t, api("ma")+"/api/v1/fixes", tokenOf(t, nodes["ma"]), `{"project":"`+project+`","commit":"ma-main"}`, http.StatusCreated, &fp)
 	id := node.FixKey("ma", fp.FixID)
 
 	verdict := func(want string) func() bool {
@@ -123,9 +126,16 @@ func TestRunRefusesToStartWithoutWhatItNeeds(t *testing.T) {
 	}
 }
 
-func postJSON(t *testing.T, u, body string, status int, out any) {
+// postJSON posts body to u with token as its bearer token.
+func postJSON(t *testing.T, u, token, body string, status int, out any) {
 	t.Helper()
-	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest("POST", u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,4 +162,14 @@ func getJSON(t *testing.T, u string, out any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// tokenOf reads the API token of node s from its token file.
+func tokenOf(t *testing.T, s *service.Service) string {
+	t.Helper()
+	b, err := os.ReadFile(s.TokenFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -138,12 +138,13 @@ func (g *Generator) other(cc string) string {
 	}
 }
 
-// Next returns the next event, unsigned: its country, and the event.
+// Next returns the next event, unsigned: its country, and the event. Every
+// event is one its sender may send (events.Authorize).
 func (g *Generator) Next() (string, event.Event) {
 	i := g.n
 	g.n++
 	at := Start.Add(time.Duration(i) * time.Second)
-	cc := g.country()
+	cc, svc := g.country(), "node"
 	proj := Projects[g.r.IntN(len(Projects))]
 	var p events.Payload
 	pick := g.r.IntN(100)
@@ -214,21 +215,28 @@ func (g *Generator) Next() (string, event.Event) {
 		proj = pr.project
 		p = events.ProposalCommented{ProposalID: pr.id, Comment: g.words(20 + g.r.IntN(30))}
 	case pick < 98:
+		// As the authority table has it (events.Authorize): the proposer
+		// withdraws, the hub's governance service decides and marks
+		// merged, nobody reopens.
 		pr := g.props[g.r.IntN(len(g.props))]
-		cc, proj = pr.country, pr.project
+		proj = pr.project
 		from := g.status[pr.id]
 		if from == "" {
 			from = events.ProposalOpen
 		}
-		all := []string{events.ProposalOpen, events.ProposalAccepted, events.ProposalRejected, events.ProposalMerged, events.ProposalWithdrawn}
+		all := []string{events.ProposalAccepted, events.ProposalRejected, events.ProposalMerged, events.ProposalWithdrawn}
 		to := from
 		for to == from {
 			to = all[g.r.IntN(len(all))]
 		}
+		cc, svc = events.HubCountry, events.ServiceProposals
+		if to == events.ProposalWithdrawn {
+			cc, svc = pr.country, "node"
+		}
 		g.status[pr.id] = to
 		p = events.ProposalStatusChanged{ProposalID: pr.id, From: from, To: to, Reason: g.words(12)}
 	default:
-		cc = events.HubCountry
+		cc, svc = events.HubCountry, events.ServiceDedup
 		a, b := g.country(), ""
 		b = g.other(a)
 		switch g.r.IntN(3) {
@@ -243,10 +251,6 @@ func (g *Generator) Next() (string, event.Event) {
 			proj = pr.project
 			p = events.ProposalDuplicateDetected{A: events.ProposalRef{Country: pr.country, ProposalID: pr.id}, B: events.ProposalRef{Country: b, ProposalID: fmt.Sprintf("%s-prop-x%d", b, i)}, Similarity: 0.85}
 		}
-	}
-	svc := "node"
-	if cc == events.HubCountry {
-		svc = "dedup"
 	}
 	e, err := events.New(events.Source{Country: cc, Service: svc}, proj, p,
 		events.WithTime(at), events.WithID(fmt.Sprintf("gen-%08d", i)))

@@ -32,18 +32,20 @@ type Step struct {
 //   - fix lk-fix-0107: ma applies, ph conflicts, ke pending;
 //   - fix ph-fix-0013 of mosip-registration: ma not-applicable, lk applies;
 //   - proposal lk-2026-07 with two endorsements (ma, ph) and one objection
-//     (ke); proposal ma-prop-0007 endorsed by lk, commented by ph, accepted;
+//     (ke); proposal ma-prop-0007 endorsed by lk, commented by ph, accepted
+//     by the hub's governance service;
 //   - a fork duplicate (ma and lk, 93 %) and a fix duplicate;
 //   - heartbeats: ma, ph and lk recent (at base+3h), ke only at base.
 //
-// Every event passes events.Validate. Events are not signed: sign them to
-// publish them.
+// Every event passes events.Validate and events.Authorize (its sender may
+// send it). Events are not signed: sign them to publish them.
 func Story(base time.Time) ([]Step, error) {
 	base = base.UTC()
 	b := &builder{base: base}
 	fix := sample[events.FixPublished](events.TypeFixPublished)
 	ma, ph, lk, ke := node("ma"), node("ph"), node("lk"), node("ke")
-	hub := events.Source{Country: events.HubCountry, Service: "dedup"}
+	hub := events.Source{Country: events.HubCountry, Service: events.ServiceDedup}
+	governance := events.Source{Country: events.HubCountry, Service: events.ServiceProposals}
 
 	b.add(ke, "", 0, &events.NodeHeartbeat{Version: "v0.1.0", StartedAt: base.Add(-time.Hour), Services: []string{"node"}, Forks: 1})
 	b.add(ma, Project, 1*time.Minute, sampleP[events.ForkRegistered](events.TypeForkRegistered))
@@ -85,7 +87,7 @@ func Story(base time.Time) ([]Step, error) {
 	b.add(ma, Project, t+12*time.Minute, sampleP[events.ProposalSubmitted](events.TypeProposalSubmitted))
 	b.add(lk, Project, t+14*time.Minute, sampleP[events.ProposalEndorsed](events.TypeProposalEndorsed))
 	b.add(ph, Project, t+15*time.Minute, sampleP[events.ProposalCommented](events.TypeProposalCommented))
-	b.add(ma, Project, t+40*time.Minute, sampleP[events.ProposalStatusChanged](events.TypeProposalStatusChanged))
+	b.add(governance, Project, t+40*time.Minute, sampleP[events.ProposalStatusChanged](events.TypeProposalStatusChanged))
 
 	// The dedup service.
 	t = 110 * time.Minute
@@ -125,6 +127,9 @@ func (b *builder) add(src events.Source, project string, at time.Duration, p eve
 	// Fixed ids keep the story the same in every run (and so its digest).
 	id := fmt.Sprintf("0193a1b2-c3d4-7e5f-8a9b-%012d", b.n)
 	e, err := events.New(src, project, p, events.WithID(id), events.WithTime(when))
+	if err == nil {
+		err = events.Authorize(e)
+	}
 	if err != nil {
 		b.err = fmt.Errorf("story step %d (%s): %w", b.n, p.EventType(), err)
 		return
