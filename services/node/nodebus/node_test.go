@@ -25,6 +25,7 @@ import (
 	"github.com/dpihub/dpihub/services/node/kv"
 	"github.com/dpihub/dpihub/services/node/nodebus"
 	"github.com/dpihub/dpihub/services/node/nodegit"
+	"github.com/dpihub/dpihub/services/node/provision"
 )
 
 const (
@@ -68,7 +69,7 @@ func newWorld(t *testing.T, codes ...string) *world {
 	up := g.Init()
 	g.Commit(up, "initial import", map[string]string{"src/app.go": app, "README.md": "sample\n"})
 	b := bustest.Open(t, js)
-	stop, err := nodebus.ServeProvisioning(b, func(ctx context.Context, cc string) error {
+	stop, err := provision.Serve(b, func(ctx context.Context, cc string) error {
 		if _, err := kv.Open(ctx, js, cc); err != nil {
 			return err
 		}
@@ -106,7 +107,7 @@ func (w *world) start(cc string) *node.Node {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if err := nodebus.ProvisionBuckets(ctx, b, cc); err != nil {
+	if err := provision.Request(ctx, b, cc); err != nil {
 		w.t.Fatal(err)
 	}
 	store, err := kv.Bind(ctx, js, cc)

@@ -1,9 +1,7 @@
 // Package nodebus puts a country's node on the event fabric: the consumer
 // of other countries' fixes (Consume), the Publisher of the node's events,
-// their Metrics, the object store of large diffs (Patches), and the
-// request by which a node has the hub make its buckets
-// (ProvisionBuckets). It decides nothing: the rules are the node
-// package's.
+// their Metrics and the object store of large diffs (Patches). It decides
+// nothing: the rules are the node package's.
 package nodebus
 
 import (

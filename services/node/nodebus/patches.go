@@ -26,7 +26,7 @@ type Patches struct {
 
 // OpenPatches creates (or updates) country cc's bucket and opens it. It
 // needs a connection that may make streams, the hub's: a country's node
-// uses BindPatches once the hub has made the bucket (ProvisionBuckets).
+// uses BindPatches once the hub has made the bucket (package provision).
 func OpenPatches(ctx context.Context, b *bus.Bus, cc string) (*Patches, error) {
 	obj, err := b.JetStream().CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      access.PatchBucket(cc),

@@ -11,6 +11,7 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/services/node/kv"
 	"github.com/dpihub/dpihub/services/node/nodebus"
+	"github.com/dpihub/dpihub/services/node/provision"
 )
 
 // A node keeps its state in a KV bucket and its large diffs in an object
@@ -30,7 +31,7 @@ func Provision(ctx context.Context, b *bus.Bus, cc string) error {
 // ServeProvisioning makes the buckets of every node that asks, on b's
 // connection (the hub's, which may make streams), until stop is called.
 func ServeProvisioning(b *bus.Bus, log *zap.Logger) (stop func(), err error) {
-	return nodebus.ServeProvisioning(b, func(ctx context.Context, cc string) error { return Provision(ctx, b, cc) }, log)
+	return provision.Serve(b, func(ctx context.Context, cc string) error { return Provision(ctx, b, cc) }, log)
 }
 
 // OpenBuckets opens country cc's buckets, once the hub has made them or
@@ -38,7 +39,7 @@ func ServeProvisioning(b *bus.Bus, log *zap.Logger) (stop func(), err error) {
 // bare server, a connection of the admin's without a hub), it makes them
 // itself, which only a connection that may make streams can.
 func OpenBuckets(ctx context.Context, b *bus.Bus, cc string) (*kv.Store, *nodebus.Patches, error) {
-	err := nodebus.ProvisionBuckets(ctx, b, cc)
+	err := provision.Request(ctx, b, cc)
 	if errors.Is(err, nats.ErrNoResponders) {
 		if perr := Provision(ctx, b, cc); perr != nil {
 			return nil, nil, fmt.Errorf("%w; making them here failed too (a country's credentials may not): %w", err, perr)

@@ -1,4 +1,11 @@
-package nodebus
+// Package provision carries a node's request for its buckets to the hub
+// and the hub's answer. A country's node may not make streams, not even
+// its own buckets: a stream's configuration says what it captures and
+// where it republishes, and the server checks neither against the
+// permissions of whoever makes it (docs/security.md). So the node asks
+// (Request), and the hub, which may, makes them (Serve) with the
+// configuration the node's code gives.
+package provision
 
 import (
 	"context"
@@ -14,22 +21,15 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 )
 
-// A country's node may not make streams, not even its own buckets: a
-// stream's configuration says what it captures and where it republishes,
-// and the server checks neither against the permissions of whoever makes
-// it (docs/security.md). So the node asks, and the hub, which may, makes
-// them with the configuration the node's code gives. This file holds
-// both sides of that request.
-
 // provisionError is the header of a reply that says why the hub could not
 // make the buckets; a reply without it says they are there.
 const provisionError = "Dpihub-Provision-Error"
 
-// ProvisionBuckets asks the hub to make, or bring up to date, country cc's
+// Request asks the hub to make, or bring up to date, country cc's
 // buckets (access.ProvisionSubject) and waits for its answer. When
 // nothing serves the request (no hub, or a test's bare server) the error
 // wraps nats.ErrNoResponders.
-func ProvisionBuckets(ctx context.Context, b *bus.Bus, cc string) error {
+func Request(ctx context.Context, b *bus.Bus, cc string) error {
 	m, err := b.JetStream().Conn().RequestWithContext(ctx, access.ProvisionSubject(cc), nil)
 	if err != nil {
 		return fmt.Errorf("ask the hub for the buckets of %s: %w", cc, err)
@@ -40,11 +40,11 @@ func ProvisionBuckets(ctx context.Context, b *bus.Bus, cc string) error {
 	return nil
 }
 
-// ServeProvisioning answers ProvisionBuckets on b's connection, which must
+// Serve answers Request on b's connection, which must
 // be allowed to make streams, by calling provision with the country the
 // request's subject names (only that country may publish on it). stop
 // ends it.
-func ServeProvisioning(b *bus.Bus, provision func(ctx context.Context, cc string) error, log *zap.Logger) (stop func(), err error) {
+func Serve(b *bus.Bus, provision func(ctx context.Context, cc string) error, log *zap.Logger) (stop func(), err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
