@@ -20,19 +20,18 @@ import (
 	"github.com/dpihub/dpihub/services/hub/cli"
 )
 
-// serveUntil runs dpihub serve on data with env until the returned stop
-// is called, and returns the hub's NATS URL and its log.
-func serveUntil(t *testing.T, data string, env map[string]string) (natsURL string, logs *syncBuffer, stop func()) {
+// serving runs `dpihub serve args...` with env until the returned stop,
+// which is also a cleanup and wants exit 0. The log is shown when the
+// test fails.
+func serving(t *testing.T, env map[string]string, args ...string) (logs *syncBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Main(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs, Getenv: func(k string) string { return env[k] }},
-			[]string{"serve", "--data", data, "--nats-port", "-1", "--http", "127.0.0.1:0"})
+			append([]string{"serve"}, args...))
 	}()
-	urlRE := regexp.MustCompile(`"nats":"([^"]+)"`)
-	bustest.Eventually(t, 20*time.Second, "hub started", func() bool { return urlRE.MatchString(logs.String()) })
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -40,14 +39,27 @@ func serveUntil(t *testing.T, data string, env map[string]string) (natsURL strin
 			select {
 			case code := <-done:
 				if code != 0 {
-					t.Errorf("serve exited %d:\n%s", code, logs.String())
+					t.Errorf("serve exited %d", code)
 				}
 			case <-time.After(20 * time.Second):
 				t.Error("serve did not stop within 20s of cancel")
 			}
+			if t.Failed() {
+				t.Log(logs.String())
+			}
 		})
 	}
 	t.Cleanup(stop)
+	return logs, stop
+}
+
+// serveUntil runs dpihub serve on data with env until the returned stop
+// is called, and returns the hub's NATS URL and its log.
+func serveUntil(t *testing.T, data string, env map[string]string) (natsURL string, logs *syncBuffer, stop func()) {
+	t.Helper()
+	logs, stop = serving(t, env, "--data", data, "--nats-port", "-1", "--http", "127.0.0.1:0")
+	urlRE := regexp.MustCompile(`"nats":"([^"]+)"`)
+	bustest.Eventually(t, 20*time.Second, "hub started", func() bool { return urlRE.MatchString(logs.String()) })
 	return urlRE.FindStringSubmatch(logs.String())[1], logs, stop
 }
 

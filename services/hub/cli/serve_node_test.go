@@ -1,8 +1,6 @@
 package cli_test
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/dpihub/dpihub/events/bus/bustest"
-	"github.com/dpihub/dpihub/services/hub/cli"
 )
 
 // dpihub serve --services node guards the node's API with a token kept
@@ -20,26 +17,9 @@ import (
 func TestServeGuardsTheNodeAPIAndLimitsTheStreams(t *testing.T) {
 	keys, key, forks := nodeSetup(t)
 	data := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Main(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs, Getenv: func(string) string { return "" }},
-			[]string{"serve", "--data", data, "--nats-port", "-1", "--http", "-", "--node-http", "127.0.0.1:0",
-				"--max-bytes", "2GiB", "--max-msg-size", "1MiB",
-				"--services", "node", "--trust", filepath.Join(keys, "trust.json"), "--key", key, "--forks", forks})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20s of cancel")
-		}
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
+	logs, _ := serving(t, nil, "--data", data, "--nats-port", "-1", "--http", "-", "--node-http", "127.0.0.1:0",
+		"--max-bytes", "2GiB", "--max-msg-size", "1MiB",
+		"--services", "node", "--trust", filepath.Join(keys, "trust.json"), "--key", key, "--forks", forks)
 	addrRE := regexp.MustCompile(`"node API listening"[^\n]*"addr":"([0-9.:]+)"`)
 	bustest.Eventually(t, 20*time.Second, "the node's API listens", func() bool { return addrRE.MatchString(logs.String()) })
 	api := "http://" + addrRE.FindStringSubmatch(logs.String())[1]

@@ -24,31 +24,12 @@ import (
 func TestServeRunsTheFeedAndANode(t *testing.T) {
 	keys, key, forks := nodeSetup(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
 	data := t.TempDir()
-	go func() {
-		done <- cli.Main(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs, Getenv: func(string) string { return "" }},
-			[]string{"serve", "--data", data, "--nats-port", "-1", "--http", "127.0.0.1:0", "--node-http", "",
-				"--services", "feed,node", "--trust", filepath.Join(keys, "trust.json"), "--key", key, "--forks", forks})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20s of cancel")
-		}
-	})
+	logs, _ := serving(t, nil, "--data", data, "--nats-port", "-1", "--http", "127.0.0.1:0", "--node-http", "",
+		"--services", "feed,node", "--trust", filepath.Join(keys, "trust.json"), "--key", key, "--forks", forks)
 	addrRE := regexp.MustCompile(`"http":"([0-9.:]+)"`)
 	bustest.Eventually(t, 20*time.Second, "hub started", func() bool { return addrRE.MatchString(logs.String()) })
 	base := "http://" + addrRE.FindStringSubmatch(logs.String())[1]
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
 	bustest.Eventually(t, 20*time.Second, "the feed shows the node's fork", func() bool {
 		resp, err := http.Get(base + "/api/v1/events?type=fork.registered")
 		if err != nil {

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,7 +67,7 @@ func TestTwoNodesRunInOneProcessAndTalkThroughTheirAPIs(t *testing.T) {
 	api := func(cc string) string { return "http://" + nodes[cc].Addr() }
 
 	var fp events.FixPublished
-	postJSON(t, api("ma")+"/api/v1/fixes", tokenOf(t, nodes["ma"]), `{"project":"`+project+`","commit":"ma-main"}`, http.StatusCreated, &fp)
+	postJSON(t, nodes["ma"], "/api/v1/fixes", tokenOf(t, nodes["ma"]), `{"project":"`+project+`","commit":"ma-main"}`, http.StatusCreated, &fp)
 	id := node.FixKey("ma", fp.FixID)
 
 	verdict := func(want string) func() bool {
@@ -126,25 +125,15 @@ func TestRunRefusesToStartWithoutWhatItNeeds(t *testing.T) {
 	}
 }
 
-// postJSON posts body to u with token as its bearer token.
-func postJSON(t *testing.T, u, token, body string, status int, out any) {
+// postJSON posts body to node s's path with token as its bearer token
+// and decodes the answer, which must have status.
+func postJSON(t *testing.T, s *service.Service, path, token, body string, status int, out any) {
 	t.Helper()
-	req, err := http.NewRequest("POST", u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	code, _, b := request(t, s, http.MethodPost, path, token, body)
+	if code != status {
+		t.Fatalf("POST %s: %d, want %d: %s", path, code, status, b)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != status {
-		t.Fatalf("POST %s: %d, want %d: %s", u, resp.StatusCode, status, b)
-	}
-	if err := json.NewDecoder(bytes.NewReader(b)).Decode(out); err != nil {
+	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatal(err)
 	}
 }
