@@ -233,8 +233,9 @@ func envelopeSchema(spec events.Spec, title string, data any) map[string]any {
 		"datacontenttype": map[string]any{"const": events.ContentType},
 		"dataschema":      map[string]any{"const": events.SchemaURI(spec.Type)},
 		"country":         str("Extension: the country of source; covered by the signature.", "pattern", "^([a-z]{2}|hub)$"),
-		"dssematerial":    str("Extension (CloudEvents Verifiability): base64 DSSE envelope signing the event."),
-		"signedextattrs":  str("Extension (CloudEvents Verifiability): comma-separated extension attributes the signature covers."),
+		"dssematerial":    str("Extension (CloudEvents Verifiability, cloudevents/spec 95514c4), Binary: the DSSE envelope signing the event, standard Base64. See docs/security.md.", "contentEncoding", "base64"),
+		"dpihubdigests":   str("Extension (dpihub): the digest lists the signature's core and ext digests are made of, standard Base64; a hint that names the changed part of a tampered event.", "contentEncoding", "base64"),
+		"signedextattrs":  str("Extension of events signed before 2026-11-29 (legacy format): comma-separated extension attributes the signature covers. Events signed since carry the list inside dssematerial."),
 		"data":            data,
 	}
 	required := []string{"specversion", "id", "source", "type", "time", "datacontenttype", "country", "data"}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
+
+	"github.com/dpihub/dpihub/events/sign"
 )
 
 // ContentTypeStructured is the Content-Type of a structured-mode message.
@@ -57,7 +59,7 @@ func marshalEvent(e event.Event, dataValid bool) ([]byte, error) {
 		// e.MarshalJSON, into a buffer of the right size.
 		var buf bytes.Buffer
 		buf.Grow(size)
-		if err := event.WriteJson(&e, &buf); err == nil && compactAndSafe(buf.Bytes()) {
+		if err := event.WriteJson(&e, &buf); err == nil && sign.CompactAndSafe(buf.Bytes()) {
 			return buf.Bytes(), nil
 		}
 	}
@@ -83,35 +85,6 @@ func plainSize(e event.Event) (int, bool) {
 		n += len(name) + len(s) + 6
 	}
 	return n, true
-}
-
-// compactAndSafe reports whether b, a JSON document, has no whitespace
-// outside strings, no control characters inside them, and none of the
-// characters json.Marshal escapes (<, >, &, U+2028, U+2029). It errs on
-// the side of false.
-func compactAndSafe(b []byte) bool {
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c == '<' || c == '>' || c == '&':
-			return false
-		case c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9):
-			return false
-		case c < 0x20:
-			return false // whitespace outside strings, a control character inside
-		case c == ' ' && !inString:
-			return false
-		case c == '\\' && inString:
-			i++ // the escaped character cannot end the string
-			if i < len(b) && b[i] < 0x20 {
-				return false
-			}
-		case c == '"':
-			inString = !inString
-		}
-	}
-	return !inString
 }
 
 // Decode reads a CloudEvent from a NATS message in structured mode

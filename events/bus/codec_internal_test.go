@@ -68,7 +68,7 @@ func TestTheFastEncodingIsByteForByteJSONMarshal(t *testing.T) {
 			}
 			raw, _ := e.MarshalJSON()
 			_, plain := plainSize(e)
-			if fast := plain && compactAndSafe(raw); fast != tc.fast {
+			if fast := plain && sign.CompactAndSafe(raw); fast != tc.fast {
 				t.Errorf("fast path taken: %v, want %v", fast, tc.fast)
 			}
 		})

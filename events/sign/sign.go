@@ -9,27 +9,22 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/cloudevents/sdk-go/v2/types"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 
 // Attribute names of the Verifiability extension, and of dpihub's digest
-// list.
+// lists.
 const (
-	ExtMaterial    = "dssematerial"
-	ExtSignedAttrs = "signedextattrs"
-	ExtDigests     = "dpihubdigests"
+	ExtMaterial = "dssematerial"
+	ExtDigests  = "dpihubdigests"
 	// PayloadType is the DSSE payload type the extension prescribes.
 	PayloadType = "https://cloudevents.io/verifiability/dsse/v0.1"
 )
 
-// SignedExtensions are the extension attributes dpihub signs. Verify
-// refuses an event whose signature does not cover them.
+// SignedExtensions are the extension attributes dpihub signs, in this
+// order. Verify refuses an event whose signature does not cover them.
 var SignedExtensions = []string{"country"}
 
 // Signer signs events of one country with one key. It is safe for
@@ -57,21 +52,32 @@ func (s *Signer) Country() string { return s.key.Country }
 // KeyID is the id of the signer's key.
 func (s *Signer) KeyID() string { return s.key.KeyID }
 
-// Sign sets signedextattrs, dpihubdigests and dssematerial on e. Any
-// earlier signature is replaced. It refuses an event whose country
+// Sign signs e following the extension as published (docs/security.md
+// gives the bytes): it sets dssematerial, the DSSE envelope over the
+// verification material {core, ext, signedextattrs} covering
+// SignedExtensions, and dpihubdigests, the digest lists. Any earlier
+// signature is replaced. JSON data is first rewritten in the form the
+// structured-mode encoding carries it (WireJSON), so that the bytes signed
+// are the bytes in the message. It refuses an event whose country
 // extension is not the signer's country: a country signs only its own
 // events.
 func (s *Signer) Sign(e *event.Event) error {
 	if cc, _ := extension(*e, "country").(string); cc != s.key.Country {
 		return fmt.Errorf("sign event %s: country %q, but the key belongs to %q", e.ID(), cc, s.key.Country)
 	}
-	e.SetExtension(ExtSignedAttrs, strings.Join(SignedExtensions, ","))
-	parts, err := digestParts(*e, SignedExtensions)
+	if isJSON(e.DataContentType()) && len(e.DataEncoded) > 0 && !e.DataBase64 {
+		data, err := WireJSON(e.DataEncoded)
+		if err != nil {
+			return fmt.Errorf("sign event %s: data: %w", e.ID(), err)
+		}
+		e.DataEncoded = data
+	}
+	e.SetExtension(extLegacySignedAttrs, nil)
+	m, parts, err := newMaterial(*e, SignedExtensions, extensionTypes)
 	if err != nil {
 		return fmt.Errorf("sign event %s: %w", e.ID(), err)
 	}
-	body := sha256.Sum256(parts)
-	env, err := s.env.SignPayload(context.Background(), PayloadType, body[:])
+	env, err := s.env.SignPayload(context.Background(), PayloadType, m.marshal())
 	if err != nil {
 		return fmt.Errorf("sign event %s: %w", e.ID(), err)
 	}
@@ -84,44 +90,6 @@ func (s *Signer) Sign(e *event.Event) error {
 	return nil
 }
 
-// part names, in the order the extension hashes them; extension
-// attributes follow as name/value pairs.
-var coreParts = []string{"id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time", "data"}
-
-// digestParts returns the byte sequence of step 4 of the extension's
-// signing protocol: the concatenated SHA-256 digests of each part.
-func digestParts(e event.Event, exts []string) ([]byte, error) {
-	var t string
-	if !e.Time().IsZero() {
-		t = e.Time().UTC().Format(time.RFC3339Nano)
-	}
-	out := make([]byte, 0, sha256.Size*(len(coreParts)+2*len(exts)))
-	add := func(s string) { d := sha256.Sum256([]byte(s)); out = append(out, d[:]...) }
-	add(e.ID())
-	add(e.Source())
-	add(e.SpecVersion())
-	add(e.Type())
-	add(e.DataContentType())
-	add(e.DataSchema())
-	add(e.Subject())
-	add(t)
-	d := sha256.Sum256(e.Data())
-	out = append(out, d[:]...)
-	for _, name := range exts {
-		v := extension(e, name)
-		if v == nil {
-			return nil, fmt.Errorf("signed extension %q is not set", name)
-		}
-		s, err := types.Format(v)
-		if err != nil {
-			return nil, fmt.Errorf("signed extension %q: %w", name, err)
-		}
-		add(name)
-		add(s)
-	}
-	return out, nil
-}
-
 // extension returns e's extension attribute name, or nil. Unlike
 // e.Extensions()[name] it does not copy every extension to find one.
 func extension(e event.Event, name string) any {
@@ -129,18 +97,6 @@ func extension(e event.Event, name string) any {
 		return ec.Extensions[name]
 	}
 	return e.Extensions()[name]
-}
-
-// partName names the part at digest index i, for error messages.
-func partName(i int, exts []string) string {
-	if i < len(coreParts) {
-		return coreParts[i]
-	}
-	j := i - len(coreParts)
-	if j/2 < len(exts) {
-		return exts[j/2]
-	}
-	return fmt.Sprintf("part %d", i)
 }
 
 // differingPart compares two digest lists and returns the index of the first
@@ -179,21 +135,3 @@ func (v edVerifier) Verify(_ context.Context, data, sig []byte) error {
 }
 func (v edVerifier) KeyID() (string, error)   { return v.id, nil }
 func (v edVerifier) Public() crypto.PublicKey { return v.key.pub }
-
-func validSignedAttrs(list []string) error {
-	seen := map[string]bool{}
-	for _, n := range list {
-		switch {
-		case n == "":
-			return fmt.Errorf("empty name in %s", ExtSignedAttrs)
-		case slices.Contains(coreParts, n):
-			return fmt.Errorf("%s names core attribute %q", ExtSignedAttrs, n)
-		case n == ExtMaterial || n == ExtSignedAttrs:
-			return fmt.Errorf("%s names %q", ExtSignedAttrs, n)
-		case seen[n]:
-			return fmt.Errorf("%s repeats %q", ExtSignedAttrs, n)
-		}
-		seen[n] = true
-	}
-	return nil
-}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -156,22 +157,19 @@ func (v *Verifier) VerifyAt(e event.Event, stored time.Time) (event.Event, error
 	if stored.IsZero() {
 		stored = v.now()
 	}
-	mat, _ := extension(e, ExtMaterial).(string)
-	if mat == "" {
+	raw, err := materialBytes(extension(e, ExtMaterial))
+	switch {
+	case err != nil:
+		return event.Event{}, refuse(ReasonBadSignature, "", "%v", err)
+	case len(raw) == 0:
 		return event.Event{}, refuse(ReasonUnsigned, "", "no %s attribute", ExtMaterial)
-	}
-	raw, err := base64.StdEncoding.DecodeString(mat)
-	if err != nil {
-		return event.Event{}, refuse(ReasonBadSignature, "", "%s is not base64: %v", ExtMaterial, err)
 	}
 	env, err := ParseEnvelope(raw)
 	if err != nil {
 		return event.Event{}, refuse(ReasonBadSignature, "", "%v", err)
 	}
-	keyID := env.Signatures[0].KeyID
-	keys := *v.keys.Load()
-	k, ok := keys[keyID]
-	if !ok {
+	k, keyID := v.signer(env)
+	if k == nil {
 		return event.Event{}, refuse(ReasonUnknownKey, keyID, "the trust list has no such key")
 	}
 	srcCountry := sourceCountry(e.Source())
@@ -192,45 +190,164 @@ func (v *Verifier) VerifyAt(e event.Event, stored time.Time) (event.Event, error
 	case at.After(stored.Add(ClockSkew)):
 		return event.Event{}, refuse(ReasonKeyOutsideWindow, keyID, "event time %s is in the future: it was stored at %s", rfc3339(at), rfc3339(stored))
 	}
-	if _, err := k.v.Verify(context.Background(), env); err != nil {
+	_, payload, err := k.v.VerifyAndDecode(context.Background(), env)
+	if err != nil {
 		return event.Event{}, refuse(ReasonBadSignature, keyID, "the envelope's signature does not verify")
 	}
-	signed, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil || len(signed) != sha256.Size {
-		return event.Event{}, refuse(ReasonBadSignature, keyID, "the signed payload is not a SHA-256 digest")
+	// The common case first: the material dpihub's Signer makes for this
+	// event, byte for byte. Equal bytes mean equal core, ext and names, so
+	// the event verifies; any other payload is read and checked in full.
+	if len(payload) != sha256.Size {
+		if mine, _, err := newMaterial(e, SignedExtensions, extensionTypes); err == nil && string(mine.marshal()) == string(payload) {
+			return verified(e, SignedExtensions), nil
+		}
 	}
-	var exts []string
-	if s, _ := extension(e, ExtSignedAttrs).(string); s != "" {
-		exts = strings.Split(s, ",")
+	m, err := parseMaterial(payload)
+	switch {
+	case errors.Is(err, errLegacyPayload):
+		return verifyLegacy(e, keyID, payload)
+	case err != nil:
+		return event.Event{}, refuse(ReasonBadSignature, keyID, "%v", err)
 	}
-	if err := validSignedAttrs(exts); err != nil {
+	if err := checkSignedAttrs(m.SignedExtAttrs); err != nil {
 		return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "%v", err)
+	}
+	parts := coreDigests(e, make([]byte, 0, sha256.Size*(len(coreParts)+len(m.SignedExtAttrs))))
+	parts, err = extDigests(e, m.SignedExtAttrs, extensionTypes, parts)
+	if err != nil {
+		return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "%v", err)
+	}
+	coreEnd := len(coreParts) * sha256.Size
+	core := sha256.Sum256(parts[:coreEnd])
+	ok := string(core[:]) == string(m.Core)
+	if m.Ext != nil {
+		ext := sha256.Sum256(parts[coreEnd:])
+		ok = ok && string(ext[:]) == string(m.Ext)
+	}
+	if !ok {
+		return event.Event{}, tampered(e, keyID, parts, m)
+	}
+	return verified(e, m.SignedExtAttrs), nil
+}
+
+// signer returns the trusted key of the first signature of env whose key
+// the trust list holds, or nil and the first signature's key id.
+func (v *Verifier) signer(env *dsse.Envelope) (*trusted, string) {
+	keys := *v.keys.Load()
+	for _, s := range env.Signatures {
+		if k, ok := keys[s.KeyID]; ok {
+			return &k, s.KeyID
+		}
+	}
+	return nil, env.Signatures[0].KeyID
+}
+
+// materialBytes returns the binary value of dssematerial: the decoded
+// Base64 of a string (as JSON and headers carry Binary), or the bytes of a
+// Binary value set in this process. It must be UTF-8 (the envelope's
+// JSON); nil means the attribute is absent or empty.
+func materialBytes(v any) ([]byte, error) {
+	var raw []byte
+	switch m := v.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		raw = m
+	case string:
+		b, err := decodeB64(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not Base64: %v", ExtMaterial, err)
+		}
+		raw = b
+	default:
+		return nil, fmt.Errorf("%s is a %T, not Binary", ExtMaterial, v)
+	}
+	if !utf8.Valid(raw) {
+		return nil, fmt.Errorf("%s is not UTF-8", ExtMaterial)
+	}
+	return raw, nil
+}
+
+// checkSignedAttrs checks the signed extension names: the extension's
+// rules, and that dpihub's own SignedExtensions are among them.
+func checkSignedAttrs(exts []string) error {
+	if err := validSignedAttrs(exts); err != nil {
+		return err
 	}
 	for _, want := range SignedExtensions {
 		if !contains(exts, want) {
-			return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "extension %q is not covered by the signature", want)
+			return fmt.Errorf("extension %q is not covered by the signature", want)
 		}
 	}
-	parts, err := digestParts(e, exts)
+	return nil
+}
+
+// verifyLegacy finishes the verification of an event signed in dpihub's
+// legacy format (legacy.go), whose envelope signature has verified.
+func verifyLegacy(e event.Event, keyID string, signed []byte) (event.Event, error) {
+	exts := legacyExtensions(e)
+	if err := checkSignedAttrs(exts); err != nil {
+		return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "%v", err)
+	}
+	parts, err := legacyDigests(e, exts)
 	if err != nil {
 		return event.Event{}, refuse(ReasonTamperedAttribute, keyID, "%v", err)
 	}
 	if got := sha256.Sum256(parts); string(got[:]) != string(signed) {
-		return event.Event{}, tampered(e, keyID, parts, signed, exts)
+		return event.Event{}, tamperedLegacy(e, keyID, parts, signed, exts)
 	}
 	return verified(e, exts), nil
 }
 
 // tampered explains a digest mismatch, naming the altered part when the
-// event's dpihubdigests (authenticated by the signed digest) allow it.
-func tampered(e event.Event, keyID string, parts, signed []byte, exts []string) error {
-	s, _ := extension(e, ExtDigests).(string)
-	orig, err := base64.StdEncoding.DecodeString(s)
-	if sum := sha256.Sum256(orig); err != nil || string(sum[:]) != string(signed) {
+// event's dpihubdigests (the digest lists, authenticated because their
+// SHA-256 are the signed core and ext) allow it.
+func tampered(e event.Event, keyID string, parts []byte, m material) error {
+	orig := hintDigests(e)
+	coreEnd := len(coreParts) * sha256.Size
+	authentic := len(orig) == len(parts) && len(orig) >= coreEnd
+	if authentic {
+		core := sha256.Sum256(orig[:coreEnd])
+		authentic = string(core[:]) == string(m.Core)
+		if m.Ext != nil {
+			ext := sha256.Sum256(orig[coreEnd:])
+			authentic = authentic && string(ext[:]) == string(m.Ext)
+		}
+	}
+	if !authentic {
 		return refuse(ReasonTamperedAttribute, keyID, "the event does not match its signature (%s absent or altered, so the altered part is unknown)", ExtDigests)
 	}
-	i := differingPart(parts, orig)
-	name := partName(i, exts)
+	name := "an unknown part"
+	switch i := differingPart(parts, orig); {
+	case i < 0:
+	case i < len(coreParts):
+		name = coreParts[i]
+	case i-len(coreParts) < len(m.SignedExtAttrs):
+		name = m.SignedExtAttrs[i-len(coreParts)]
+	}
+	return tamperedPart(keyID, name)
+}
+
+// tamperedLegacy is tampered for the legacy format, whose dpihubdigests
+// is the digest list whose SHA-256 was signed.
+func tamperedLegacy(e event.Event, keyID string, parts, signed []byte, exts []string) error {
+	orig := hintDigests(e)
+	if sum := sha256.Sum256(orig); orig == nil || string(sum[:]) != string(signed) {
+		return refuse(ReasonTamperedAttribute, keyID, "the event does not match its signature (%s absent or altered, so the altered part is unknown)", ExtDigests)
+	}
+	return tamperedPart(keyID, legacyPartName(differingPart(parts, orig), exts))
+}
+
+func hintDigests(e event.Event) []byte {
+	s, _ := extension(e, ExtDigests).(string)
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func tamperedPart(keyID, name string) error {
 	if name == "data" {
 		return refuse(ReasonTamperedData, keyID, "the data does not match its signature")
 	}
