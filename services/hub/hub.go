@@ -23,6 +23,7 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/problem"
+	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/hub/embedded"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
@@ -72,6 +73,8 @@ type Hub struct {
 	log     *zap.Logger
 	dataDir string
 	root    atomic.Pointer[http.Handler]
+	// trust is the trust list the hub publishes at /trust.json, as JSON.
+	trust atomic.Pointer[[]byte]
 	// starting is true until Started, with Config.Starting.
 	starting atomic.Bool
 	// stops run in reverse order on Close: services first, then the
@@ -165,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		}
 		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, "no such page: "+r.URL.Path))
 	})
+	h.Mux.HandleFunc("GET /trust.json", h.trustList)
 	h.Mux.Handle("GET /metrics", promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{Registry: h.Registry}))
 	if cfg.HTTPAddr != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -192,6 +196,33 @@ func (h *Hub) Started() { h.starting.Store(false) }
 // SetRoot makes handler serve every path the hub itself does not (the
 // coordinator UI, for one). Without it those paths are 404 problems.
 func (h *Hub) SetRoot(handler http.Handler) { h.root.Store(&handler) }
+
+// SetTrustList publishes tl, the public keys the hub's services verify
+// with, at GET /trust.json: what a verifier outside the hub needs
+// (docs/security.md).
+func (h *Hub) SetTrustList(tl *sign.TrustList) error {
+	if err := tl.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(tl, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	h.trust.Store(&b)
+	return nil
+}
+
+func (h *Hub) trustList(w http.ResponseWriter, r *http.Request) {
+	b := h.trust.Load()
+	if b == nil {
+		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, "this hub publishes no trust list: start it with --trust"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(*b)
+}
 
 // OnClose registers f to run first when the hub closes (services stop
 // their consumers here, before the connection drains).

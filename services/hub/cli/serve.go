@@ -33,7 +33,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 	tlsKey := fs.String("nats-tls-key", "", "PEM private key of --nats-tls-cert")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of /healthz, /metrics and the feed's UI and API")
 	services := fs.String("services", "", "services to run in this process, comma-separated: "+strings.Join(knownServices, ", "))
-	trustPath := fs.String("trust", "", "trust list (required by every service: they act only on verified events)")
+	trustPath := fs.String("trust", "", "trust list: the services verify with it (required with --services) and GET /trust.json publishes it")
 	keyPath := fs.String("key", "", "node: the country's private key")
 	forksPath := fs.String("forks", "", "node: JSON list of forks [{project, upstream, dir, branch}]")
 	nodeHTTP := fs.String("node-http", "127.0.0.1:8081", "node: address of the node's API (beyond loopback: a warning)")
@@ -65,12 +65,16 @@ func serve(ctx context.Context, env Env, args []string) error {
 		run = append(run, s)
 	}
 	var verifier *sign.Verifier
-	if len(run) > 0 {
-		if *trustPath == "" {
-			return errors.New("--trust is required with --services: services act only on verified events")
-		}
+	var trust *sign.TrustList
+	if len(run) > 0 && *trustPath == "" {
+		return errors.New("--trust is required with --services: services act only on verified events")
+	}
+	if *trustPath != "" {
 		var err error
-		if verifier, err = sign.LoadVerifier(*trustPath); err != nil {
+		if trust, err = sign.LoadTrustList(*trustPath); err != nil {
+			return err
+		}
+		if verifier, err = sign.NewVerifier(trust); err != nil {
 			return err
 		}
 	}
@@ -109,6 +113,12 @@ func serve(ctx context.Context, env Env, args []string) error {
 		defer cancel()
 		h.Close(sctx)
 	}()
+	if trust != nil {
+		// Public keys only: anyone may fetch them to verify the stream.
+		if err := h.SetTrustList(trust); err != nil {
+			return err
+		}
+	}
 	if h.AuthCreated {
 		// The first start: the nats CLI gets a context for the admin and
 		// one for the observer (dpihub creds context writes them again).

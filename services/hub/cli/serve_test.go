@@ -15,6 +15,7 @@ import (
 
 	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/hub/cli"
 )
@@ -76,6 +77,21 @@ func TestServeRunsTheFeedAndANode(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET / = %d %s, want the feed's page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// The trust list, for verifiers outside the hub.
+	resp, err = http.Get(base + "/trust.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, err := sign.ParseTrustList(body)
+	file, _ := sign.LoadTrustList(filepath.Join(keys, "trust.json"))
+	if err != nil || resp.StatusCode != 200 || len(served.Keys) != len(file.Keys) || served.Keys[0].KeyID != file.Keys[0].KeyID {
+		t.Fatalf("GET /trust.json = %d (%v): %+v, want the --trust file's keys %+v", resp.StatusCode, err, served, file)
 	}
 }
 

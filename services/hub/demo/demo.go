@@ -67,6 +67,8 @@ type Result struct {
 	DeadLetters []bus.DeadLetter
 	NATSURL     string
 	HTTPAddr    string
+	// TrustList is the file the demo wrote its trust list to.
+	TrustList string
 }
 
 // Run plays the story and, unless cfg.Exit, serves until ctx is cancelled.
@@ -116,6 +118,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The public keys, for anyone who verifies the demo's stream outside
+	// this process (docs/examples/verify-python).
+	res.TrustList = filepath.Join(cfg.DataDir, "trust.json")
+	if err := trust.WriteFile(res.TrustList); err != nil {
+		return nil, err
+	}
+	if err := h.SetTrustList(trust); err != nil {
+		return nil, err
+	}
+	out.f("\nTrust list (public keys): %s", res.TrustList)
+	if h.HTTPAddr != "" {
+		out.f(", also at http://%s/trust.json", h.HTTPAddr)
+	}
+	out.f("\n")
 
 	// The sample upstream and the three forks are real git repositories.
 	rp, err := makeRepos(ctx, filepath.Join(cfg.DataDir, "repos"))
