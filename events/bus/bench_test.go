@@ -29,6 +29,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -349,7 +350,8 @@ func BenchmarkConsume(b *testing.B) {
 	b.ReportMetric(cpuPerEvent(busCPU, b.N*n), "bus_cpu_us/event")
 }
 
-// paeMsgs returns n DSSE pre-authentication encodings of 32-byte digests,
+// paeMsgs returns n DSSE pre-authentication encodings of verification
+// material of the form dpihub signs ({"core","ext","signedextattrs"}):
 // the exact messages ed25519 signs for dpihub events.
 func paeMsgs(n int) [][]byte {
 	out := make([][]byte, n)
@@ -357,7 +359,9 @@ func paeMsgs(n int) [][]byte {
 		var seed [8]byte
 		binary.LittleEndian.PutUint64(seed[:], uint64(i))
 		d := sha256.Sum256(seed[:])
-		out[i] = dsse.PAE(sign.PayloadType, d[:])
+		e := sha256.Sum256(d[:])
+		m := `{"core":"` + base64.StdEncoding.EncodeToString(d[:]) + `","ext":"` + base64.StdEncoding.EncodeToString(e[:]) + `","signedextattrs":["country"]}`
+		out[i] = dsse.PAE(sign.PayloadType, []byte(m))
 	}
 	return out
 }

@@ -140,10 +140,10 @@ type TrustList struct {
 }
 
 // Validate checks every entry: a known country code, a 32-byte key, a key
-// id equal to KeyID(country, key), unique key ids, and a window that is not
-// empty.
+// id equal to KeyID(country, key), unique key ids and keys (one key under
+// two countries would speak for both), and a window that is not empty.
 func (tl *TrustList) Validate() error {
-	seen := map[string]bool{}
+	seen, seenKey := map[string]bool{}, map[string]bool{}
 	for i, k := range tl.Keys {
 		switch {
 		case !countryRE.MatchString(k.Country):
@@ -154,10 +154,13 @@ func (tl *TrustList) Validate() error {
 			return fmt.Errorf("trust list key %d: keyid %q, want %q for that country and key", i, k.KeyID, KeyID(k.Country, k.PublicKey))
 		case seen[k.KeyID]:
 			return fmt.Errorf("trust list key %d: keyid %q listed twice", i, k.KeyID)
+		case seenKey[string(k.PublicKey)]:
+			// The same key under two countries would speak for both.
+			return fmt.Errorf("trust list key %d (%s): its public key is listed twice", i, k.KeyID)
 		case k.NotBefore != nil && k.NotAfter != nil && !k.NotAfter.After(*k.NotBefore):
 			return fmt.Errorf("trust list key %d (%s): not_after is not after not_before", i, k.KeyID)
 		}
-		seen[k.KeyID] = true
+		seen[k.KeyID], seenKey[string(k.PublicKey)] = true, true
 	}
 	return nil
 }

@@ -320,6 +320,18 @@ func TestTrustListRoundTripsAndRejectsBadEntries(t *testing.T) {
 			t.Errorf("ParseTrustList(%s) accepted a bad list", b)
 		}
 	}
+	// One key under two countries would let its holder speak for both.
+	twice := &sign.TrustList{Keys: []sign.TrustedKey{sign.Trusted(w.ma, time.Time{}, time.Time{})}}
+	asLK := sign.PrivateKey{Country: "lk", KeyID: sign.KeyID("lk", w.ma.Public()), Key: w.ma.Key}
+	twice.Add(sign.Trusted(asLK, time.Time{}, time.Time{}))
+	if err := twice.Validate(); err == nil {
+		t.Error("a trust list with one key under two countries was accepted")
+	}
+	// A window of no length is empty.
+	empty := &sign.TrustList{Keys: []sign.TrustedKey{sign.Trusted(w.ma, t0, t0)}}
+	if err := empty.Validate(); err == nil {
+		t.Error("a key valid from t0 to t0 was accepted")
+	}
 }
 
 func TestPrivateKeyFileRoundTripsAndIsNotOverwritten(t *testing.T) {

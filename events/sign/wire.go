@@ -48,12 +48,15 @@ func CompactAndSafe(b []byte) bool {
 }
 
 // isJSON reports whether data of content type ct is JSON in the
-// CloudEvents JSON format, by the rule of the Go SDK (which writes and
-// reads the events): application/json, text/json, and no content type.
+// CloudEvents JSON format, by the rule of the Go SDK, which writes and
+// reads the events: the media type (before any ";", spaces trimmed) is
+// exactly application/json, text/json, application/cloudevents+json,
+// application/cloudevents-batch+json, or empty. Other media types, other
+// letter cases and +json types carry data as a string.
 func isJSON(ct string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
-	switch strings.ToLower(strings.TrimSpace(mt)) {
-	case "", "application/json", "text/json":
+	switch strings.TrimSpace(mt) {
+	case "", "application/json", "text/json", "application/cloudevents+json", "application/cloudevents-batch+json":
 		return true
 	}
 	return false
