@@ -17,9 +17,11 @@ demo:
 build:
 	mkdir -p bin && go build -o bin/dpihub ./services/hub/cmd/dpihub
 
-# The page tests drive real headless Chromium: without it they would skip,
-# and a skip is not a pass. make test installs Debian's chromium when it can
-# (root with apt-get) and otherwise stops, naming what is missing.
+# The page tests drive real headless Chromium, and the example verifier
+# runs in Python with the cryptography package: without them the tests
+# would fail. make test installs Debian's chromium and python3-cryptography
+# when it can (root with apt-get) and otherwise stops, naming what is
+# missing.
 test: test-deps
 	@set -e; for m in $(MODULES); do \
 	  echo "== $$m"; \
@@ -58,4 +60,12 @@ test-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	  else \
 	    echo "make test needs Chromium for the page tests: apt-get install chromium (Debian's package)"; exit 1; \
+	  fi; }
+	@{ python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' || /usr/bin/python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519'; } 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== installing python3-cryptography for the example verifier"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-cryptography; \
+	  else \
+	    echo "make test needs python3 with cryptography for the example verifier: apt-get install python3-cryptography (Debian's package)"; exit 1; \
 	  fi; }

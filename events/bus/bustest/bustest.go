@@ -4,6 +4,8 @@ package bustest
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -218,4 +220,22 @@ func DeadLetters(t testing.TB, js jetstream.JetStream) []bus.DeadLetter {
 		t.Fatal(err)
 	}
 	return dls
+}
+
+// Python returns a python3 that imports the ed25519 of the cryptography
+// package, for the example verifier (docs/examples/verify-python), or
+// fails the test naming what to install: a skip would not be a pass.
+// DPIHUB_PYTHON names one to try first.
+func Python(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("DPIHUB_PYTHON"), "python3", "/usr/bin/python3"} {
+		if p == "" {
+			continue
+		}
+		if err := exec.Command(p, "-c", "import cryptography.hazmat.primitives.asymmetric.ed25519").Run(); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the example verifier needs python3 with the cryptography package: apt-get install python3-cryptography (make test installs it as root)")
+	return ""
 }

@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
@@ -32,6 +40,7 @@ func TestTheDemoTellsItsStoryAndRefusesTheForgery(t *testing.T) {
 			return len(fix.Assessments) >= 2
 		})
 		page = getText(t, "http://"+res.HTTPAddr+"/fixes/"+res.FixID)
+		verifyOutside(t, res)
 	}
 	res, err := demo.Run(context.Background(), demo.Config{Out: &out, HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Exit: true, Ready: ready})
 	if err != nil {
@@ -93,4 +102,67 @@ func getText(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// verifyOutside checks the demo's stream as someone outside the process
+// would: the trust list from the file the demo printed and from its
+// /trust.json, every message body read from the stream, and the example
+// verifier in Python, which verifies all of them but the forgery.
+func verifyOutside(t *testing.T, res *demo.Result) {
+	t.Helper()
+	file, err := os.ReadFile(res.TrustList)
+	if err != nil {
+		t.Fatalf("the demo's trust list: %v", err)
+	}
+	if _, err := sign.ParseTrustList(file); err != nil {
+		t.Fatal(err)
+	}
+	if served := getText(t, "http://"+res.HTTPAddr+"/trust.json"); served != string(file) {
+		t.Fatalf("/trust.json serves\n%s\nthe file holds\n%s", served, file)
+	}
+	auth, err := access.Load(filepath.Join(filepath.Dir(res.TrustList), "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := auth.ConnectOptions(access.Observer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(res.NATSURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), bus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var files []string
+	for seq := uint64(1); seq <= st.CachedInfo().State.LastSeq; seq++ {
+		m, err := st.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, filepath.Join(dir, fmt.Sprintf("%d.json", seq)))
+		if err := os.WriteFile(files[len(files)-1], m.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bustest.Python(t), append([]string{"../../../docs/examples/verify-python/verify.py", "--trust", res.TrustList}, files...)...)
+	out, _ := cmd.CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var refused []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "verified ") {
+			refused = append(refused, l)
+		}
+	}
+	if len(lines) != len(files) || len(refused) != 1 || !strings.HasPrefix(refused[0], "refused unknown-key") {
+		t.Fatalf("the example verifier on the demo's %d messages: want all verified but the forgery (unknown-key), got:\n%s", len(files), out)
+	}
 }
