@@ -25,7 +25,7 @@ import (
 const (
 	// ServiceProposals is the hub's governance service,
 	// urn:dpihub:hub:proposals: it accepts and rejects proposals, and marks
-	// them merged on the maintainer's behalf.
+	// them implemented on the maintainer's behalf.
 	ServiceProposals = "proposals"
 	// ServiceDedup is the hub's de-duplication service, urn:dpihub:hub:dedup.
 	ServiceDedup = "dedup"
@@ -191,7 +191,7 @@ var rules = []rule{
 		}},
 	{Rule{RuleProposerWithdraws, "Only the proposer withdraws a proposal (`to` = `withdrawn`)."},
 		func(c claim) string {
-			if c.d.To != ProposalWithdrawn {
+			if ProposalStatus(c.d.To) != ProposalWithdrawn {
 				return ""
 			}
 			if cc, _ := OriginOf(c.d.ProposalID); cc != c.src.Country {
@@ -199,23 +199,23 @@ var rules = []rule{
 			}
 			return ""
 		}},
-	{Rule{RuleGovernanceDecides, "Only the hub's governance service `urn:dpihub:hub:proposals` accepts or rejects a proposal."},
+	{Rule{RuleGovernanceDecides, "Only the hub's governance service `urn:dpihub:hub:proposals` accepts or declines a proposal."},
 		func(c claim) string {
-			if (c.d.To == ProposalAccepted || c.d.To == ProposalRejected) && !c.fromHubService(ServiceProposals) {
-				return fmt.Sprintf("a proposal is %s by %s only", c.d.To, hubSource(ServiceProposals))
+			if to := ProposalStatus(c.d.To); (to == ProposalAccepted || to == ProposalDeclined) && !c.fromHubService(ServiceProposals) {
+				return fmt.Sprintf("a proposal is %s by %s only", to, hubSource(ServiceProposals))
 			}
 			return ""
 		}},
-	{Rule{RuleMaintainerImplements, "Only the hub's proposals service, on the upstream maintainer's behalf, marks a proposal merged (until maintainers have identities of their own)."},
+	{Rule{RuleMaintainerImplements, "Only the hub's proposals service, on the upstream maintainer's behalf, marks a proposal implemented (until maintainers have identities of their own)."},
 		func(c claim) string {
-			if c.d.To == ProposalMerged && !c.fromHubService(ServiceProposals) {
-				return fmt.Sprintf("a proposal is marked merged by %s only, for the maintainer", hubSource(ServiceProposals))
+			if ProposalStatus(c.d.To) == ProposalImplemented && !c.fromHubService(ServiceProposals) {
+				return fmt.Sprintf("a proposal is marked implemented by %s only, for the maintainer", hubSource(ServiceProposals))
 			}
 			return ""
 		}},
 	{Rule{RuleNoReopen, "Nobody reopens a proposal (`to` = `open`): no rule yet says who may."},
 		func(c claim) string {
-			if c.d.To == ProposalOpen {
+			if ProposalStatus(c.d.To) == ProposalOpen {
 				return "no one may reopen a proposal"
 			}
 			return ""
@@ -257,7 +257,7 @@ var authorities = []Authority{
 	{TypeProposalEndorsed, "a country, of another country's proposal", []string{RuleCountryOnly, RuleNamesOrigin, RuleOthersProposal}},
 	{TypeProposalObjected, "a country, of another country's proposal", []string{RuleCountryOnly, RuleNamesOrigin, RuleOthersProposal}},
 	{TypeProposalCommented, "a country, of any proposal", []string{RuleCountryOnly, RuleNamesOrigin}},
-	{TypeProposalStatusChanged, "the proposer (withdrawn); the hub's governance service (accepted, rejected; merged for the maintainer)",
+	{TypeProposalStatusChanged, "the proposer (withdrawn); the hub's governance service (accepted, declined; implemented for the maintainer)",
 		[]string{RuleNamesOrigin, RuleProposerWithdraws, RuleGovernanceDecides, RuleMaintainerImplements, RuleNoReopen}},
 	{TypeProposalDuplicateDetected, "the hub's dedup service", []string{RuleHubService, RuleNamesOrigin}},
 	{TypeNodeHeartbeat, "a country, of its own node", []string{RuleCountryOnly}},

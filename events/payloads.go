@@ -148,14 +148,43 @@ type ProposalCommented struct {
 	Comment    string `json:"comment"`
 }
 
-// Proposal statuses.
+// Proposal statuses. A proposal is open when submitted; the hub's
+// proposals service accepts or declines it under its project's rules and
+// marks it implemented for the upstream maintainer; its proposer may
+// withdraw it. Declined, withdrawn and implemented are final.
 const (
-	ProposalOpen      = "open"
-	ProposalAccepted  = "accepted"
-	ProposalRejected  = "rejected"
-	ProposalMerged    = "merged"
-	ProposalWithdrawn = "withdrawn"
+	ProposalOpen        = "open"
+	ProposalAccepted    = "accepted"
+	ProposalDeclined    = "declined"
+	ProposalWithdrawn   = "withdrawn"
+	ProposalImplemented = "implemented"
 )
+
+// The names of declined and implemented in events sent before 2026-11-29.
+// The schema still admits them; ProposalStatus reads them as the current
+// names.
+const (
+	proposalRejected = "rejected"
+	proposalMerged   = "merged"
+)
+
+// ProposalStatuses are the statuses, in the order of a proposal's life.
+func ProposalStatuses() []string {
+	return []string{ProposalOpen, ProposalAccepted, ProposalDeclined, ProposalWithdrawn, ProposalImplemented}
+}
+
+// ProposalStatus returns the current name of status s: s itself, or
+// declined for rejected and implemented for merged (their names before
+// 2026-11-29).
+func ProposalStatus(s string) string {
+	switch s {
+	case proposalRejected:
+		return ProposalDeclined
+	case proposalMerged:
+		return ProposalImplemented
+	}
+	return s
+}
 
 // ProposalStatusChanged: a proposal moved to a new status. Type
 // TypeProposalStatusChanged.

@@ -151,7 +151,7 @@ type Proposal struct {
 	Title        string     `json:"title"`
 	Body         string     `json:"body"`
 	Labels       []string   `json:"labels,omitempty"`
-	Status       string     `json:"status"` // open, accepted, rejected, merged, withdrawn: the latest change by who may make it
+	Status       string     `json:"status"` // open, accepted, declined, withdrawn, implemented (events.ProposalStatuses): the latest change by who may make it
 	Submitted    time.Time  `json:"submitted"`
 	Endorsements []Reaction `json:"endorsements"`
 	Objections   []Reaction `json:"objections"`

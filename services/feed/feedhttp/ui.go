@@ -445,7 +445,7 @@ func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
 }
 
 // Proposal statuses in board order.
-var boardColumns = []string{events.ProposalOpen, events.ProposalAccepted, events.ProposalMerged, events.ProposalRejected, events.ProposalWithdrawn}
+var boardColumns = events.ProposalStatuses()
 
 type proposalsData struct {
 	Project  string

@@ -394,7 +394,7 @@ func (s *Store) derive(ctx context.Context, tx *txStmts, w *row) error {
 	case *events.ProposalCommented:
 		return exec("comment", st.upReaction, p.ProposalID, kindComment, w.country, w.seq, w.seq, p.Comment, w.time)
 	case *events.ProposalStatusChanged:
-		return exec("status", st.upStatus, p.ProposalID, w.seq, p.To, w.time)
+		return exec("status", st.upStatus, p.ProposalID, w.seq, events.ProposalStatus(p.To), w.time)
 	case *events.ForkDuplicateDetected:
 		detail := p.Suggestion
 		if detail == "" {

@@ -304,10 +304,10 @@ func TestAProposalsStatusChangesOnlyByWhoMayChangeIt(t *testing.T) {
 			[]step{{node("ma"), status(events.ProposalOpen, events.ProposalAccepted), "s1"}}, events.ProposalOpen},
 		{"a country does not reject what governance accepted", []step{
 			{governance, status(events.ProposalOpen, events.ProposalAccepted), "s1"},
-			{node("ph"), status(events.ProposalAccepted, events.ProposalRejected), "s2"},
+			{node("ph"), status(events.ProposalAccepted, events.ProposalDeclined), "s2"},
 		}, events.ProposalAccepted},
 		{"the hub's dedup service does not decide", []step{
-			{hubService(events.ServiceDedup), status(events.ProposalOpen, events.ProposalRejected), "s1"},
+			{hubService(events.ServiceDedup), status(events.ProposalOpen, events.ProposalDeclined), "s1"},
 		}, events.ProposalOpen},
 		{"the proposer withdraws", []step{
 			{node("ma"), status(events.ProposalOpen, events.ProposalWithdrawn), "s1"},
@@ -315,11 +315,11 @@ func TestAProposalsStatusChangesOnlyByWhoMayChangeIt(t *testing.T) {
 		{"another country does not withdraw", []step{
 			{node("ph"), status(events.ProposalOpen, events.ProposalWithdrawn), "s1"},
 		}, events.ProposalOpen},
-		{"governance marks it merged after accepting", []step{
+		{"governance marks it implemented after accepting", []step{
 			{governance, status(events.ProposalOpen, events.ProposalAccepted), "s1"},
-			{governance, status(events.ProposalAccepted, events.ProposalMerged), "s2"},
-			{node("lk"), status(events.ProposalMerged, events.ProposalOpen), "s3"},
-		}, events.ProposalMerged},
+			{governance, status(events.ProposalAccepted, events.ProposalImplemented), "s2"},
+			{node("lk"), status(events.ProposalImplemented, events.ProposalOpen), "s3"},
+		}, events.ProposalImplemented},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

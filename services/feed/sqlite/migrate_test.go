@@ -53,8 +53,8 @@ func TestADatabaseOfSchema2KeepsItsEventsAndIsDerivedByOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if v, err := st.SchemaVersion(ctx); err != nil || v != 3 {
-		t.Fatalf("schema version %d, %v; want 3", v, err)
+	if v, err := st.SchemaVersion(ctx); err != nil || v != 4 {
+		t.Fatalf("schema version %d, %v; want 4", v, err)
 	}
 	rs := schema2Records(t)
 	// Schema 2 kept one event of an id: lk's assessment, with ph's id,
@@ -208,7 +208,8 @@ func schema2Records(t testing.TB) []feed.Record {
 		return a
 	}
 	prop := sample(events.TypeProposalSubmitted).(events.ProposalSubmitted)
-	reject := events.ProposalStatusChanged{ProposalID: prop.ProposalID, From: events.ProposalAccepted, To: events.ProposalRejected, Reason: "ph would rather not"}
+	// "rejected": the name schema 2's events used for declined.
+	reject := events.ProposalStatusChanged{ProposalID: prop.ProposalID, From: events.ProposalAccepted, To: "rejected", Reason: "ph would rather not"}
 	steps := []struct {
 		src events.Source
 		p   events.Payload
@@ -291,4 +292,45 @@ func schema2Results(t testing.TB, st feed.Store, q feed.Query) []schema2Event {
 		out = append(out, schema2Event{Seq: e.Seq, ID: e.ID, Source: e.Source})
 	}
 	return out
+}
+
+// A store of schema 3 may hold the statuses of events sent before
+// 2026-11-29, rejected and merged; opened by this code it shows them by
+// their current names, declined and implemented, as a replay would.
+func TestAStoreOfSchema3ShowsOldStatusesByTheirCurrentNames(t *testing.T) {
+	ctx := context.Background()
+	prop := sampleOf[events.ProposalSubmitted](t, events.TypeProposalSubmitted)
+	governance := hubService(events.ServiceProposals)
+	path := filepath.Join(t.TempDir(), "feed.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, st, records(t,
+		step{node("ma"), prop, "prop"},
+		step{governance, events.ProposalStatusChanged{ProposalID: prop.ProposalID, From: events.ProposalOpen, To: "rejected"}, "s1"},
+	)...)
+	if got, _ := votes(t, st, prop.ProposalID); got != events.ProposalDeclined {
+		t.Fatalf("a new store shows %q for rejected, want declined", got)
+	}
+	st.Close()
+	// What schema 3 wrote: the status as the event named it.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`UPDATE proposal_status SET status = 'rejected'`, `DELETE FROM schema_version WHERE version = 4`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	st, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, _ := votes(t, st, prop.ProposalID); got != events.ProposalDeclined {
+		t.Fatalf("after the upgrade the proposal is %q, want declined", got)
+	}
 }

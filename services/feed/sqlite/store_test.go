@@ -108,8 +108,8 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 	rs := catalogRecords(t)
 	apply(t, st, rs...)
 
-	if v, err := st.SchemaVersion(ctx); err != nil || v != 3 {
-		t.Errorf("schema version = %d, %v; want 3", v, err)
+	if v, err := st.SchemaVersion(ctx); err != nil || v != 4 {
+		t.Errorf("schema version = %d, %v; want 4", v, err)
 	}
 	if seq, err := st.LastSeq(ctx); err != nil || seq != uint64(len(rs)) {
 		t.Errorf("LastSeq = %d, %v; want %d", seq, err, len(rs))

@@ -217,14 +217,14 @@ func (g *Generator) Next() (string, event.Event) {
 	case pick < 98:
 		// As the authority table has it (events.Authorize): the proposer
 		// withdraws, the hub's governance service decides and marks
-		// merged, nobody reopens.
+		// implemented, nobody reopens.
 		pr := g.props[g.r.IntN(len(g.props))]
 		proj = pr.project
 		from := g.status[pr.id]
 		if from == "" {
 			from = events.ProposalOpen
 		}
-		all := []string{events.ProposalAccepted, events.ProposalRejected, events.ProposalMerged, events.ProposalWithdrawn}
+		all := []string{events.ProposalAccepted, events.ProposalDeclined, events.ProposalWithdrawn, events.ProposalImplemented}
 		to := from
 		for to == from {
 			to = all[g.r.IntN(len(all))]
