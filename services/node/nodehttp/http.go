@@ -11,7 +11,7 @@
 //	POST /api/v1/refresh?project=P   re-read forks (of P, or all) and redo open assessments
 //
 // Every POST changes the node and must carry "Authorization: Bearer
-// <token>", the token the node keeps in a file (LoadOrMakeToken); without
+// <token>", the token the node keeps in a file (access.LoadOrMakeToken); without
 // it the answer is 401 with a WWW-Authenticate challenge, and the body is
 // not read. GET requests are open: they show what the feed shows.
 //

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/node"
@@ -52,7 +53,7 @@ type Config struct {
 	// Close, or a Start that fails, closes it.
 	Listener net.Listener
 	// TokenFile keeps the bearer token the API's POST requests must carry
-	// (nodehttp.LoadOrMakeToken): made on the first start, mode 0600,
+	// (access.LoadOrMakeToken): made on the first start, mode 0600,
 	// reused on later ones; delete it and restart to rotate the token.
 	// Required with HTTP.
 	TokenFile string
@@ -217,7 +218,7 @@ func check(cfg Config) error {
 // apiToken loads the API's token from path, or makes it, and logs where
 // it is; never the token itself.
 func apiToken(path string, log *zap.Logger) (string, error) {
-	token, made, err := nodehttp.LoadOrMakeToken(path)
+	token, made, err := access.LoadOrMakeToken(path)
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package nodehttp_test
+package access_test
 
 import (
 	"encoding/base64"
@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dpihub/dpihub/services/node/nodehttp"
+	"github.com/dpihub/dpihub/events/access"
 )
 
 func TestTheTokenIsMadeOnceKeptPrivateAndReused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node-ma.token")
-	token, made, err := nodehttp.LoadOrMakeToken(path)
+	token, made, err := access.LoadOrMakeToken(path)
 	if err != nil || !made {
 		t.Fatalf("first start: made %v, %v", made, err)
 	}
@@ -26,11 +26,11 @@ func TestTheTokenIsMadeOnceKeptPrivateAndReused(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file mode %v, want 0600", fi.Mode().Perm())
 	}
-	again, made, err := nodehttp.LoadOrMakeToken(path)
+	again, made, err := access.LoadOrMakeToken(path)
 	if err != nil || made || again != token {
 		t.Fatalf("second start: made %v, same token %v, %v", made, again == token, err)
 	}
-	other, _, err := nodehttp.LoadOrMakeToken(filepath.Join(t.TempDir(), "node-ph.token"))
+	other, _, err := access.LoadOrMakeToken(filepath.Join(t.TempDir(), "node-ph.token"))
 	if err != nil || other == token {
 		t.Fatalf("two nodes share a token (%v)", err)
 	}
@@ -41,7 +41,7 @@ func TestTheTokenIsMadeOnceKeptPrivateAndReused(t *testing.T) {
 		if err := os.WriteFile(path, []byte("  "+own+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got, made, err := nodehttp.LoadOrMakeToken(path); err != nil || made || got != own {
+		if got, made, err := access.LoadOrMakeToken(path); err != nil || made || got != own {
 			t.Fatalf("got %q, made %v, %v", got, made, err)
 		}
 	})
@@ -51,13 +51,13 @@ func TestTheTokenIsMadeOnceKeptPrivateAndReused(t *testing.T) {
 			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := nodehttp.LoadOrMakeToken(path); err == nil {
+			if _, _, err := access.LoadOrMakeToken(path); err == nil {
 				t.Errorf("%s file: no error", name)
 			}
 		}
 	})
 	t.Run("a directory that does not exist is an error", func(t *testing.T) {
-		if _, _, err := nodehttp.LoadOrMakeToken(filepath.Join(t.TempDir(), "no", "such", "dir", "x.token")); err == nil {
+		if _, _, err := access.LoadOrMakeToken(filepath.Join(t.TempDir(), "no", "such", "dir", "x.token")); err == nil {
 			t.Fatal("no error")
 		}
 	})
