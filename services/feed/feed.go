@@ -10,8 +10,10 @@
 package feed
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -156,6 +158,132 @@ type Proposal struct {
 	Endorsements []Reaction `json:"endorsements"`
 	Objections   []Reaction `json:"objections"`
 	Comments     []Reaction `json:"comments"`
+	// Outlook is what the hub's governance says of the proposal under its
+	// project's rules: nil from a Store, set by AddOutlooks when the feed
+	// has a Governance that knows the proposal.
+	Outlook *Outlook `json:"outlook,omitempty"`
+}
+
+// Governance is what the hub's proposals service says of a proposal under
+// its project's rules. The feed shows it; without one the board shows no
+// rules and no time left.
+type Governance interface {
+	Outlook(proposalID string, now time.Time) (Outlook, bool)
+}
+
+// Outlook is a proposal's standing under its project's rules.
+type Outlook struct {
+	Rules      string    `json:"rules"`                // the project's rules in one sentence
+	Next       string    `json:"next,omitempty"`       // what would change its state next, e.g. "1 more endorsement"
+	Deadline   time.Time `json:"deadline,omitzero"`    // when the next timed rule applies; zero: none
+	Unanswered []string  `json:"unanswered,omitempty"` // countries whose objection the proposer has not answered
+}
+
+// AddOutlooks sets the Outlook of each proposal that g knows to what g
+// says of it at now. With a nil g it changes nothing: a feed without a
+// Governance shows no rules.
+func AddOutlooks(ps []Proposal, g Governance, now time.Time) {
+	if g == nil {
+		return
+	}
+	for i := range ps {
+		if o, ok := g.Outlook(ps[i].ID, now); ok {
+			ps[i].Outlook = &o
+		}
+	}
+}
+
+// Support is how far a proposal's endorsements outnumber its objections
+// (negative when objections do): one vote per country, so it is a count
+// of countries.
+func (p Proposal) Support() int { return len(p.Endorsements) - len(p.Objections) }
+
+// Vote is one country's standing vote on a proposal: its latest
+// endorsement or objection.
+type Vote struct {
+	Country string
+	Objects bool   // an objection; otherwise an endorsement
+	Text    string // the endorsement's comment or the objection's reason
+	Time    time.Time
+	// Unanswered: an objection whose country the Outlook names among
+	// the unanswered. Always false without an Outlook, which is the only
+	// source of who was answered.
+	Unanswered bool
+}
+
+// Votes are the proposal's votes, one per country: endorsements, then
+// objections, each in order of country code, so that the same votes
+// always read the same.
+func (p Proposal) Votes() []Vote {
+	out := make([]Vote, 0, len(p.Endorsements)+len(p.Objections))
+	for _, r := range p.Endorsements {
+		out = append(out, Vote{Country: r.Country, Text: r.Text, Time: r.Time})
+	}
+	for _, r := range p.Objections {
+		v := Vote{Country: r.Country, Objects: true, Text: r.Text, Time: r.Time}
+		v.Unanswered = p.Outlook != nil && slices.Contains(p.Outlook.Unanswered, r.Country)
+		out = append(out, v)
+	}
+	slices.SortStableFunc(out, func(a, b Vote) int {
+		if a.Objects != b.Objects {
+			if b.Objects {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Country, b.Country)
+	})
+	return out
+}
+
+// ProposalOrder is an order in which the board and the API list
+// proposals.
+type ProposalOrder string
+
+// The orders of proposals.
+const (
+	// BySupport lists the most supported first: by Support, then by more
+	// endorsements (three for and two against before one for and none
+	// against: more countries engaged), then the older first (it has
+	// waited longer). The default.
+	BySupport ProposalOrder = "support"
+	// ByNewest lists the most recently submitted first.
+	ByNewest ProposalOrder = "newest"
+)
+
+// ProposalOrders are the orders, the default first.
+func ProposalOrders() []ProposalOrder { return []ProposalOrder{BySupport, ByNewest} }
+
+// ParseProposalOrder returns the order named s; "" is BySupport. Any
+// other name is an events.ErrBadInput that names the orders.
+func ParseProposalOrder(s string) (ProposalOrder, error) {
+	if s == "" {
+		return BySupport, nil
+	}
+	if o := ProposalOrder(s); slices.Contains(ProposalOrders(), o) {
+		return o, nil
+	}
+	return "", events.Errorf(events.ErrBadInput, "sort %q is not an order of proposals: use %s or %s", s, BySupport, ByNewest)
+}
+
+// SortProposals sorts ps in order o (an order not of ProposalOrders sorts
+// as BySupport). Proposals that the order does not tell apart go by id,
+// so that a list never reorders between two reads of the same state.
+func SortProposals(ps []Proposal, o ProposalOrder) {
+	slices.SortFunc(ps, func(a, b Proposal) int {
+		var c int
+		switch o {
+		case ByNewest:
+			c = b.Submitted.Compare(a.Submitted)
+		default:
+			c = cmp.Or(
+				cmp.Compare(b.Support(), a.Support()),
+				cmp.Compare(len(b.Endorsements), len(a.Endorsements)),
+				a.Submitted.Compare(b.Submitted),
+			)
+		}
+		return cmp.Or(c, cmp.Compare(a.ID, b.ID))
+	})
 }
 
 // Reaction is one country's endorsement, objection or comment.

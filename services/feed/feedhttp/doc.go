@@ -9,14 +9,14 @@
 //	GET /api/v1/stream           new events as server-sent events
 //	GET /api/v1/fixes            fixes with their assessments (?project=)
 //	GET /api/v1/fixes/{id}       one fix with its propagation matrix
-//	GET /api/v1/proposals        proposals with reactions (?project=)
+//	GET /api/v1/proposals        proposals with votes, comments and outlook (?project=, ?sort=)
 //	GET /api/v1/duplicates       duplicate forks, fixes and proposals
 //	GET /api/v1/countries        what the feed knows of each country
 //	GET /api/v1/projects         the projects seen
 //	GET /                        web UI: the live feed with search
 //	GET /fixes/{id}              web UI: a fix's propagation matrix
 //	GET /matrix?project=         web UI: countries x fixes of a project
-//	GET /proposals               web UI: the proposals board
+//	GET /proposals               web UI: the proposals board (?project=, ?sort=)
 //	GET /duplicates              web UI: duplicates
 //	GET /countries               web UI: country status
 //
@@ -25,6 +25,18 @@
 // e.g. fix.published), since and until (RFC 3339 or YYYY-MM-DD), limit
 // (1..500, default 50) and cursor (from a page's next). So any search is
 // also an Atom feed and a CSV export.
+//
+// The proposals (API and board) take project and sort: support (the
+// default: endorsements minus objections, then more endorsements, then
+// older first; feed.SortProposals) or newest; another sort is a 400. With
+// a Governance (WithGovernance), each proposal it knows has an "outlook":
+// its project's rules in a sentence, what would change its state next,
+// the deadline of the next timed rule and the countries whose objection
+// is unanswered; the board shows them, with the time left as text
+// ("3 days left", "deadline passed") worked out when the page is
+// rendered. Bodies are Markdown, shown on the board as HTML made inert
+// (goldmark without raw HTML, then bluemonday's policy for user content;
+// see markdown.go).
 //
 // Errors of the API are application/problem+json (RFC 9457, written by
 // package events/problem, which decides by the error's kind): 400 for bad

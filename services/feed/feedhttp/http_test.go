@@ -593,7 +593,7 @@ func TestUIPagesRenderTheStory(t *testing.T) {
 		{"/fixes/nope", 404, []string{"Unknown fix"}},
 		{"/matrix", 200, []string{"ma-fix-0042", "lk-fix-0107", "ph-fix-0013", `data-verdict="pending"`}},
 		{"/matrix?project=mosip-registration", 200, []string{"ph-fix-0013", `data-verdict="not-applicable"`}},
-		{"/proposals", 200, []string{"Offline biometric authentication", "2 endorsements", "1 objection", "MA, PH", "KE", "Accepted"}},
+		{"/proposals", 200, []string{"Offline biometric authentication", "2 endorsements", "1 objection", `data-country="ma" data-vote="endorse"`, `data-country="ke" data-vote="object"`, "Accepted"}},
 		{"/duplicates", 200, []string{"93 %", "Morocco (MA)", "Sri Lanka (LK)"}},
 		{"/countries", 200, []string{"Kenya", "Morocco", "Hub services"}},
 		{"/no/such/page", 404, []string{"Nothing here"}},

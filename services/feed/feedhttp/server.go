@@ -41,6 +41,13 @@ func WithMetrics(m *Metrics) Option { return func(s *server) { s.metrics = m } }
 // WithoutHealthz leaves out GET /healthz, for a host that serves its own.
 func WithoutHealthz() Option { return func(s *server) { s.noHealthz = true } }
 
+// WithGovernance shows, for each proposal g knows, its standing under its
+// project's rules (feed.Outlook): in /api/v1/proposals as "outlook", and
+// on the board as the rules, what would change the proposal's state next
+// and the time left. Without it the board shows no rules and no time
+// left.
+func WithGovernance(g feed.Governance) Option { return func(s *server) { s.gov = g } }
+
 // WithHeartbeat sets how often the stream sends a comment to keep
 // connections open through proxies (default 15s).
 func WithHeartbeat(d time.Duration) Option { return func(s *server) { s.heartbeat = d } }
@@ -53,7 +60,9 @@ type server struct {
 	noHealthz bool
 	heartbeat time.Duration
 	pages     *pages
+	md        *markdown
 	metrics   *Metrics
+	gov       feed.Governance
 	now       func() time.Time
 }
 
@@ -68,6 +77,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 		s.metrics = newMetrics()
 	}
 	s.pages = mustParsePages()
+	s.md = newMarkdown()
 
 	mux := http.NewServeMux()
 	handle := func(pattern string, h http.HandlerFunc) {
@@ -290,20 +300,37 @@ func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
-	project := r.URL.Query().Get("project")
-	if project != "" && !events.ValidProject(project) {
-		problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
-		return
-	}
-	ps, err := s.st.Proposals(r.Context(), project)
+	ps, _, err := s.proposals(r, s.now())
 	if err != nil {
 		problem.Error(w, r, s.log, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, ps)
+}
+
+// proposals are the proposals a request asks for (?project=, ?sort=),
+// with their outlooks as of now, in its order: what the API and the board
+// show.
+func (s *server) proposals(r *http.Request, now time.Time) ([]feed.Proposal, feed.ProposalOrder, error) {
+	v := r.URL.Query()
+	project := strings.TrimSpace(v.Get("project"))
+	if project != "" && !events.ValidProject(project) {
+		return nil, "", events.Errorf(events.ErrBadInput, "project %q is not a project slug", project)
+	}
+	order, err := feed.ParseProposalOrder(strings.TrimSpace(v.Get("sort")))
+	if err != nil {
+		return nil, "", err
+	}
+	ps, err := s.st.Proposals(r.Context(), project)
+	if err != nil {
+		return nil, "", err
+	}
 	if ps == nil {
 		ps = []feed.Proposal{}
 	}
-	writeJSON(w, http.StatusOK, ps)
+	feed.AddOutlooks(ps, s.gov, now)
+	feed.SortProposals(ps, order)
+	return ps, order, nil
 }
 
 func (s *server) apiDuplicates(w http.ResponseWriter, r *http.Request) {

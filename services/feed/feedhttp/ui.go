@@ -447,38 +447,73 @@ func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
 // Proposal statuses in board order.
 var boardColumns = events.ProposalStatuses()
 
+// orderLabels name the orders of the board's sort links.
+var orderLabels = map[feed.ProposalOrder]string{
+	feed.BySupport: "Most support",
+	feed.ByNewest:  "Newest",
+}
+
 type proposalsData struct {
 	Project  string
 	Projects []option
+	Sort     string // the order's name, "" for the default: what links keep
+	Sorts    []sortLink
 	Columns  []boardColumn
 	Total    int
+	Governed bool // the feed has a Governance
+}
+
+// sortLink is one order on the board's sort links.
+type sortLink struct {
+	Label, Href string
+	Current     bool
 }
 
 type boardColumn struct {
-	Status    string
-	Proposals []feed.Proposal
+	Status string
+	Cards  []proposalCard
+}
+
+// proposalCard is a proposal as its card shows it, with what the page
+// works out once per request: the body as HTML, the votes by country and
+// the time left.
+type proposalCard struct {
+	feed.Proposal
+	BodyHTML template.HTML
+	Votes    []feed.Vote
+	Said     int    // endorsements with a comment, and comments
+	TimeLeft string // "" without a deadline
+	Passed   bool   // the deadline has passed
 }
 
 func (s *server) uiProposals(w http.ResponseWriter, r *http.Request) {
-	project := strings.TrimSpace(r.URL.Query().Get("project"))
-	if project != "" && !events.ValidProject(project) {
-		s.uiFail(w, r, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
-		return
-	}
-	ps, err := s.st.Proposals(r.Context(), project)
+	now := s.now()
+	ps, order, err := s.proposals(r, now)
 	if err != nil {
 		s.uiFail(w, r, err)
 		return
 	}
+	project := strings.TrimSpace(r.URL.Query().Get("project"))
 	_, projects, err := s.filterOptions(r, "", project)
 	if err != nil {
 		s.uiFail(w, r, err)
 		return
 	}
-	d := proposalsData{Project: project, Projects: projects, Total: len(ps)}
-	by := map[string][]feed.Proposal{}
+	d := proposalsData{Project: project, Projects: projects, Total: len(ps), Governed: s.gov != nil}
+	if order != feed.BySupport {
+		d.Sort = string(order)
+	}
+	for _, o := range feed.ProposalOrders() {
+		v := url.Values{}
+		if project != "" {
+			v.Set("project", project)
+		}
+		v.Set("sort", string(o))
+		d.Sorts = append(d.Sorts, sortLink{Label: cmp.Or(orderLabels[o], string(o)), Href: "/proposals?" + v.Encode(), Current: o == order})
+	}
+	by := map[string][]proposalCard{}
 	for _, p := range ps {
-		by[p.Status] = append(by[p.Status], p)
+		by[p.Status] = append(by[p.Status], s.card(p, now))
 	}
 	cols := slices.Clone(boardColumns)
 	for st := range by { // a status this UI does not know still shows
@@ -487,9 +522,33 @@ func (s *server) uiProposals(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, st := range cols {
-		d.Columns = append(d.Columns, boardColumn{Status: st, Proposals: by[st]})
+		d.Columns = append(d.Columns, boardColumn{Status: st, Cards: by[st]})
 	}
 	s.render(w, r, http.StatusOK, "proposals", view{Title: "Proposals", Nav: "proposals", Data: d})
+}
+
+// card renders what p's card shows, as of now.
+func (s *server) card(p feed.Proposal, now time.Time) proposalCard {
+	c := proposalCard{Proposal: p, BodyHTML: s.md.render(p.Body), Votes: p.Votes(), Said: len(p.Comments)}
+	for _, e := range p.Endorsements {
+		if e.Text != "" {
+			c.Said++
+		}
+	}
+	if o := p.Outlook; o != nil && !o.Deadline.IsZero() {
+		c.TimeLeft, c.Passed = timeLeft(now, o.Deadline), !o.Deadline.After(now)
+	}
+	return c
+}
+
+// timeLeft says how long is left until deadline, as of now: "3 days
+// left", "5 h 20 min left", "deadline passed".
+func timeLeft(now, deadline time.Time) string {
+	d := deadline.Sub(now)
+	if d <= 0 {
+		return "deadline passed"
+	}
+	return humanDuration(d) + " left"
 }
 
 func (s *server) uiDuplicates(w http.ResponseWriter, r *http.Request) {
@@ -566,12 +625,11 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"join": strings.Join,
-	"countries": func(rs []feed.Reaction) string {
-		var out []string
-		for _, r := range rs {
-			out = append(out, strings.ToUpper(r.Country))
+	"signed": func(n int) string {
+		if n > 0 {
+			return "+" + strconv.Itoa(n)
 		}
-		return strings.Join(out, ", ")
+		return strconv.Itoa(n)
 	},
 	"plural": func(n int, one, many string) string {
 		if n == 1 {

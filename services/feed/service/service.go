@@ -49,6 +49,11 @@ type Config struct {
 	Listener net.Listener
 	// Logger (nil: no logs).
 	Logger *zap.Logger
+	// Governance, when set, is what the hub's proposals service says of
+	// each proposal under its project's rules (feed.Outlook): the API
+	// and the board show it. nil: the board shows no rules and no time
+	// left.
+	Governance feed.Governance
 	// Registerer receives the feed's metrics; when it is also a
 	// prometheus.Gatherer (a *prometheus.Registry) and HTTPAddr is set,
 	// /metrics serves it. nil: not registered.
@@ -117,6 +122,9 @@ func (s *Service) start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("feed: %w", err)
 	}
 	opts := []feedhttp.Option{feedhttp.WithLogger(s.log), feedhttp.WithBroadcaster(s.bc), feedhttp.WithMetrics(m)}
+	if cfg.Governance != nil {
+		opts = append(opts, feedhttp.WithGovernance(cfg.Governance))
+	}
 	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && (cfg.HTTPAddr != "" || cfg.Listener != nil) {
 		opts = append(opts, feedhttp.WithGatherer(g))
 	}

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/services/feed"
 	"github.com/dpihub/dpihub/services/feed/feedhttp/feedtest"
 	"github.com/dpihub/dpihub/services/feed/service"
 )
@@ -25,7 +27,8 @@ import (
 // world is a real embedded NATS with the story's countries and a running
 // feed service on a loopback port. The feed connects as the hub service
 // "feed" and runs the consumer that identity owns, as a feed apart from
-// the hub does; events are published on the hub's connection.
+// the hub does; events are published on the hub's connection. Options
+// change the feed's Config.
 type world struct {
 	bus      *bus.Bus
 	verifier *sign.Verifier
@@ -35,7 +38,7 @@ type world struct {
 	steps    []feedtest.Step
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...func(*service.Config)) *world {
 	t.Helper()
 	srv := bustest.Server(t, "")
 	_, js := bustest.Connect(t, srv)
@@ -53,10 +56,14 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.Start(ctx, service.Config{
+	cfg := service.Config{
 		Bus: fb, Verifier: v, DBPath: filepath.Join(t.TempDir(), "feed.db"), Consumer: feedID.Consumer(),
 		HTTPAddr: "127.0.0.1:0", Registerer: prometheus.NewRegistry(),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := service.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +124,38 @@ func TestPublishedEventsReachTheFeedAPI(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Fatalf("metrics: %s", res.Status)
+	}
+}
+
+// The feed shows what the Governance of its Config says of each proposal,
+// and nothing of the kind without one.
+func TestConfigGovernanceReachesTheProposalsAPI(t *testing.T) {
+	outlooks := func(w *world) map[string]*feed.Outlook {
+		t.Helper()
+		w.publish(t, w.steps)
+		w.waitApplied(t, uint64(len(w.steps)))
+		res, err := http.Get(w.url + "/api/v1/proposals")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var ps []feed.Proposal
+		if err := json.NewDecoder(res.Body).Decode(&ps); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*feed.Outlook{}
+		for _, p := range ps {
+			out[p.ID] = p.Outlook
+		}
+		return out
+	}
+	with := outlooks(newWorld(t, func(c *service.Config) { c.Governance = feedtest.BoardGovernance() }))
+	if o := with["lk-2026-07"]; o == nil || o.Rules != feedtest.ProjectRules || o.Deadline.IsZero() {
+		t.Fatalf("with a governance, lk-2026-07's outlook is %+v", o)
+	}
+	without := outlooks(newWorld(t))
+	if len(without) != 2 || without["lk-2026-07"] != nil || without["ma-prop-0007"] != nil {
+		t.Fatalf("without a governance, outlooks %v", without)
 	}
 }
 

@@ -41,7 +41,7 @@ type Step struct {
 // send it). Events are not signed: sign them to publish them.
 func Story(base time.Time) ([]Step, error) {
 	base = base.UTC()
-	b := &builder{base: base}
+	b := &builder{base: base, ids: storyIDs}
 	fix := sample[events.FixPublished](events.TypeFixPublished)
 	ma, ph, lk, ke := node("ma"), node("ph"), node("lk"), node("ke")
 	hub := events.Source{Country: events.HubCountry, Service: events.ServiceDedup}
@@ -111,8 +111,17 @@ func Story(base time.Time) ([]Step, error) {
 	return b.steps, b.err
 }
 
+// The event ids of Story and Board: fixed, so that each is the same in
+// every run (and so its digest), and apart, so that both fit in one
+// store.
+const (
+	storyIDs = "0193a1b2-c3d4-7e5f-8a9b-%012d"
+	boardIDs = "0193a1b2-c3d4-7e5f-9b0a-%012d"
+)
+
 type builder struct {
 	base  time.Time
+	ids   string // format of the event ids, with the step's number
 	steps []Step
 	err   error
 	n     int
@@ -124,8 +133,7 @@ func (b *builder) add(src events.Source, project string, at time.Duration, p eve
 	}
 	b.n++
 	when := b.base.Add(at)
-	// Fixed ids keep the story the same in every run (and so its digest).
-	id := fmt.Sprintf("0193a1b2-c3d4-7e5f-8a9b-%012d", b.n)
+	id := fmt.Sprintf(b.ids, b.n)
 	e, err := events.New(src, project, p, events.WithID(id), events.WithTime(when))
 	if err == nil {
 		err = events.Authorize(e)

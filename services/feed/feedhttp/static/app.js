@@ -1,5 +1,7 @@
-// dpihub coordinator feed: live updates for the event list. The page works
-// without this script; it only adds new events at the top as they arrive.
+// dpihub coordinator feed: live updates for the event list, and a linked
+// proposal's text opened on the board. The pages work without this
+// script; it only adds new events at the top as they arrive, and saves a
+// click.
 (function () {
   "use strict";
 
@@ -87,9 +89,27 @@
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
+  // A link to a proposal's card (/proposals#proposal-…, as the feed's
+  // events link) opens the proposal's text: whoever followed it came to
+  // read that one.
+  function openTarget() {
+    var id = location.hash.slice(1);
+    if (!id) return;
+    var card = document.getElementById(decodeURIComponent(id));
+    if (!card || !card.classList.contains("card")) return;
+    var text = card.querySelector("details.proposal-text");
+    if (text) text.open = true;
+  }
+
+  function init() {
     start();
+    openTarget();
+    window.addEventListener("hashchange", openTarget);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
   }
 })();
