@@ -130,6 +130,18 @@ func (b *Bus) deadLetter(ctx context.Context, consumer string, orig *nats.Msg, s
 	return nil
 }
 
+// DeadLetter stores m, which a consumer named consumer took from DPI at
+// stream sequence streamSeq and tried deliveries times, in DPI_DLQ with
+// reason and detail, exactly as the bus's own consumers do for an event
+// they refuse. It is for consumers that settle their messages themselves
+// (the proposals service's webhook dispatcher) and still must leave a
+// record of what they gave up on; the caller acks or terms m afterwards.
+// Two calls for the same (consumer, streamSeq) within DuplicateWindow
+// store one entry.
+func (b *Bus) DeadLetter(ctx context.Context, consumer string, m *nats.Msg, streamSeq, deliveries uint64, reason, detail string) error {
+	return b.deadLetter(ctx, consumer, m, streamSeq, deliveries, reason, detail)
+}
+
 // isEvent reports whether a message dead-lettered for reason is a
 // CloudEvent, to be kept whole. Every reason but not-a-cloudevent comes
 // after the message decoded, except max-deliveries, which the server

@@ -22,6 +22,7 @@ import (
 	"github.com/dpihub/dpihub/services/proposals/governance"
 	"github.com/dpihub/dpihub/services/proposals/propbus"
 	"github.com/dpihub/dpihub/services/proposals/prophttp"
+	"github.com/dpihub/dpihub/services/proposals/webhook"
 )
 
 // Config configures Start. Bus, Verifier and Signer are required.
@@ -38,10 +39,12 @@ type Config struct {
 	// DecideEvery is how often the timed rules are looked at (default
 	// 30s); every event applied is looked at at once too.
 	DecideEvery time.Duration
-	// Subscriptions delivers webhooks (nil: none).
-	Subscriptions prophttp.Subscriptions
-	Now           func() time.Time // nil: time.Now
-	Logger        *zap.Logger      // nil: no logs
+	// Webhooks configures the deliveries to maintainers' webhooks
+	// (package webhook); nil: no webhooks, the subscription endpoints
+	// answer 404.
+	Webhooks *webhook.Config
+	Now      func() time.Time // nil: time.Now
+	Logger   *zap.Logger      // nil: no logs
 	// Registerer receives the service's metrics (nil: none).
 	Registerer prometheus.Registerer
 }
@@ -49,6 +52,7 @@ type Config struct {
 // Service is the running proposals service.
 type Service struct {
 	gov      *proposals.Governor
+	hooks    *webhook.Dispatcher
 	cons     *propbus.Consumer
 	handler  *prophttp.Handler
 	log      *zap.Logger
@@ -87,7 +91,25 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proposals: %w", err)
 	}
-	s.handler = prophttp.New(prophttp.Config{Governor: gov, Subscriptions: cfg.Subscriptions, JetStream: cfg.Bus.JetStream(),
+	var subs prophttp.Subscriptions
+	if cfg.Webhooks != nil {
+		wc := *cfg.Webhooks
+		if wc.Logger == nil {
+			wc.Logger = cfg.Logger.Named("webhook")
+		}
+		if wc.Registerer == nil {
+			wc.Registerer = cfg.Registerer
+		}
+		if s.hooks, err = webhook.New(cfg.Bus, cfg.Verifier, wc); err == nil {
+			err = s.hooks.Start(ctx)
+		}
+		if err != nil {
+			s.cons.Stop()
+			return nil, fmt.Errorf("proposals: webhooks: %w", err)
+		}
+		subs = webhooks{s.hooks}
+	}
+	s.handler = prophttp.New(prophttp.Config{Governor: gov, Subscriptions: subs, JetStream: cfg.Bus.JetStream(),
 		Verifier: cfg.Verifier, Logger: cfg.Logger})
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -150,6 +172,11 @@ func (s *Service) Close(ctx context.Context) error {
 			s.closeErr = ctx.Err()
 		}
 		s.cons.Stop()
+		if s.hooks != nil {
+			if err := s.hooks.Close(ctx); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
 	})
 	return s.closeErr
 }

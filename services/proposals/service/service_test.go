@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/proposals/governance"
 	"github.com/dpihub/dpihub/services/proposals/service"
+	"github.com/dpihub/dpihub/services/proposals/webhook"
 )
 
 const project = "mosip-id-repository"
@@ -292,4 +294,70 @@ func (w *world) decisions(t *testing.T, id string) []events.ProposalStatusChange
 		}
 	}
 	return out
+}
+
+func TestSubscriptionsBelongToTheProjectsMaintainers(t *testing.T) {
+	w := newWorld(t)
+	s, err := service.Start(context.Background(), service.Config{Bus: w.b, Verifier: w.verifier, Signer: w.cs["hub"].Signer,
+		Rules: w.rules, AdminToken: "admin-token", Webhooks: &webhook.Config{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	recv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if !webhook.Handshake(rw, r, "*") {
+			rw.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(recv.Close)
+	do := func(method, path, token, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	sub := `{"project":"` + project + `","url":"` + recv.URL + `"}`
+	if code, _ := do("POST", "/api/v1/subscriptions", "", sub); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d", code)
+	}
+	if code, _ := do("POST", "/api/v1/subscriptions", "someone", sub); code != http.StatusForbidden {
+		t.Errorf("a stranger's token: %d", code)
+	}
+	if code, m := do("POST", "/api/v1/subscriptions", w.token, `{"project":"`+project+`","url":"ftp://x"}`); code != http.StatusBadRequest {
+		t.Errorf("an ftp URL: %d %v", code, m)
+	}
+	code, m := do("POST", "/api/v1/subscriptions", w.token, sub)
+	if code != http.StatusCreated || !strings.HasPrefix(m["secret"].(string), "whsec_") {
+		t.Fatalf("the maintainer subscribes: %d %v", code, m)
+	}
+	id := m["id"].(string)
+	for _, tok := range []string{w.token, "admin-token"} {
+		code, m := do("GET", "/api/v1/subscriptions", tok, "")
+		subs, _ := m["subscriptions"].([]any)
+		if code != http.StatusOK || len(subs) != 1 || strings.Contains(fmt.Sprint(m), "whsec_") {
+			t.Errorf("list with %s: %d %v (one subscription, no secret)", tok, code, m)
+		}
+	}
+	if code, _ := do("GET", "/api/v1/subscriptions", "someone", ""); code != http.StatusOK {
+		t.Errorf("a stranger's list: %d", code)
+	}
+	if code, _ := do("DELETE", "/api/v1/subscriptions/"+id, "someone", ""); code != http.StatusNotFound {
+		t.Errorf("a stranger deletes it: %d, want 404 as for an id that does not exist", code)
+	}
+	if code, _ := do("DELETE", "/api/v1/subscriptions/"+id, w.token, ""); code != http.StatusNoContent {
+		t.Errorf("the maintainer deletes it: %d", code)
+	}
+	if code, _ := do("GET", "/api/v1/subscriptions/"+id, w.token, ""); code != http.StatusNotFound {
+		t.Errorf("after deletion: %d", code)
+	}
 }
