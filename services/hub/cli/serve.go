@@ -12,16 +12,21 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/services/feed"
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/node"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
+	"github.com/dpihub/dpihub/services/proposals/governance"
+	propsvc "github.com/dpihub/dpihub/services/proposals/service"
+	"github.com/dpihub/dpihub/services/proposals/webhook"
 )
 
 // Services that serve can run in its process.
-var knownServices = []string{"feed", "node"}
+var knownServices = []string{"feed", "node", "proposals"}
 
 func serve(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "serve")
@@ -39,6 +44,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 	nodeHTTP := fs.String("node-http", "127.0.0.1:8081", "node: address of the node's API (beyond loopback: a warning)")
 	nodeToken := fs.String("node-token-file", "", "node: file of the bearer token the node API's POST requests need, made on the first start (default <data>/node-<country>.token)")
 	poll := fs.Duration("poll", time.Minute, "node: how often forks are re-read")
+	hubKey := fs.String("hub-key", "", "proposals: the hub's private key (country hub), which signs the service's decisions")
+	rulesPath := fs.String("rules", "", "proposals: the projects' rules, a JSON file (default: the built-in rules, docs/governance.md)")
+	propToken := fs.String("proposals-token-file", "", "proposals: file of the operator's bearer token for the proposals API, made on the first start (default <data>/proposals.token)")
 	maxAge := fs.Duration("max-age", 0, "how long events are kept (0: 365 days)")
 	maxBytes := &byteSize{n: bus.DefaultMaxBytes, max: math.MaxInt64}
 	fs.Var(maxBytes, "max-bytes", "how much stream DPI holds before it refuses new events (e.g. 10GiB; -1: no limit)")
@@ -94,6 +102,26 @@ func serve(ctx context.Context, env Env, args []string) error {
 			}
 		}
 	}
+	var hubSigner *sign.Signer
+	var rules *governance.RuleBook
+	if slices.Contains(run, "proposals") {
+		if *hubKey == "" {
+			return errors.New("--hub-key is required with --services proposals: the service signs its decisions as the hub (dpihub keys gen --country hub)")
+		}
+		var err error
+		if hubSigner, err = sign.ReadSigner(*hubKey); err != nil {
+			return err
+		}
+		if *rulesPath != "" {
+			if rules, err = governance.LoadRuleBook(*rulesPath); err != nil {
+				return err
+			}
+		}
+	}
+	// The proposals service first: the feed shows what its rules say.
+	if i := slices.Index(run, "proposals"); i > 0 {
+		run = append([]string{"proposals"}, slices.Delete(run, i, i+1)...)
+	}
 	log, err := logger(env, *level)
 	if err != nil {
 		return err
@@ -130,10 +158,31 @@ func serve(ctx context.Context, env Env, args []string) error {
 				zap.Strings("contexts", names), zap.Strings("files", paths))
 		}
 	}
+	var gov feed.Governance
 	for _, s := range run {
 		switch s {
+		case "proposals":
+			tokenFile := *propToken
+			if tokenFile == "" {
+				tokenFile = filepath.Join(*data, "proposals.token")
+			}
+			token, made, err := access.LoadOrMakeToken(tokenFile)
+			if err != nil {
+				return fmt.Errorf("proposals: %w", err)
+			}
+			if made {
+				log.Info("proposals: the operator's API token is in a new file (keep it secret)", zap.String("file", tokenFile))
+			}
+			p, err := propsvc.Start(ctx, propsvc.Config{Bus: h.Bus, Verifier: verifier, Signer: hubSigner, Rules: rules,
+				AdminToken: token, Webhooks: &webhook.Config{}, Logger: log.Named("proposals"), Registerer: h.Registry})
+			if err != nil {
+				return fmt.Errorf("proposals: %w", err)
+			}
+			h.OnClose(func(ctx context.Context) { _ = p.Close(ctx) })
+			h.MountProposals(p.Handler())
+			gov = hub.FeedGovernance(p.Governor())
 		case "feed":
-			f, err := feedsvc.Start(ctx, feedsvc.Config{Bus: h.Bus, Verifier: verifier,
+			f, err := feedsvc.Start(ctx, feedsvc.Config{Bus: h.Bus, Verifier: verifier, Governance: gov,
 				DBPath: filepath.Join(*data, "feed.db"), Logger: log.Named("feed"), Registerer: h.Registry})
 			if err != nil {
 				return fmt.Errorf("feed: %w", err)

@@ -2,13 +2,17 @@
 // countries run real nodes on real git forks of a sample upstream; a fix
 // published by Morocco is assessed by the others (applies in the
 // Philippines, present in Sri Lanka, which had cherry-picked it); a
-// proposal is endorsed twice and objected to once by other countries, and
-// its proposer's own endorsement is refused; a forged event is refused and
-// dead-lettered with its reason.
+// proposal is endorsed twice and objected to once by other countries, its
+// proposer's own endorsement is refused, and once the proposer answers the
+// objection the hub's proposals service accepts it under the project's
+// rules, while the project's maintainer receives it all by webhook; a
+// forged event is refused and dead-lettered with its reason.
 package demo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +34,9 @@ import (
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/node"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
+	"github.com/dpihub/dpihub/services/proposals/governance"
+	propsvc "github.com/dpihub/dpihub/services/proposals/service"
+	"github.com/dpihub/dpihub/services/proposals/webhook"
 )
 
 // Config configures Run.
@@ -52,6 +59,10 @@ var Countries = []struct{ Code, Name string }{{"ma", "Morocco"}, {"ph", "the Phi
 // dpihub CLI would (source urn:dpihub:ke:cli).
 var Voice = struct{ Code, Name string }{"ke", "Kenya"}
 
+// Hub is the pseudo country of the hub's own services: the proposals
+// service signs its decisions with its key.
+var Hub = struct{ Code, Name string }{events.HubCountry, "the hub"}
+
 const project = "mosip-id-repository"
 
 // Result is what the demo observed, for tests.
@@ -67,6 +78,11 @@ type Result struct {
 	DeadLetters []bus.DeadLetter
 	NATSURL     string
 	HTTPAddr    string
+	// ProposalStatus is Sri Lanka's proposal's status at the end.
+	ProposalStatus string
+	// Webhook are the event types the maintainer's receiver took, in
+	// order, each with both signatures verified.
+	Webhook []string
 	// TrustList is the file the demo wrote its trust list to.
 	TrustList string
 }
@@ -103,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// Every country has its own ed25519 key; one trust list names them all.
 	trust := &sign.TrustList{}
 	signers := map[string]*sign.Signer{}
-	for _, c := range append(Countries[:len(Countries):len(Countries)], Voice) {
+	for _, c := range append(Countries[:len(Countries):len(Countries)], Voice, Hub) {
 		k, err := sign.GenerateKey(c.Code)
 		if err != nil {
 			return nil, err
@@ -143,9 +159,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		out.f("  %s  %s (branch release-%s)\n", c.Code, rp.forks[c.Code], c.Code)
 	}
 
+	// The hub's proposals service: it decides under the project's rules,
+	// signing with the hub's key, and delivers the project's proposals to
+	// the maintainers who subscribed.
+	maintainerToken := "demo-maintainer-of-" + project
+	sum := sha256.Sum256([]byte(maintainerToken))
+	psvc, err := propsvc.Start(ctx, propsvc.Config{Bus: h.Bus, Verifier: verifier, Signer: signers[Hub.Code],
+		Rules:       &governance.RuleBook{Projects: map[string]governance.Rules{project: {Maintainers: []string{hex.EncodeToString(sum[:])}}}},
+		DecideEvery: 200 * time.Millisecond, Webhooks: &webhook.Config{InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second},
+		Logger: cfg.Logger, Registerer: h.Registry})
+	if err != nil {
+		return nil, fmt.Errorf("proposals: %w", err)
+	}
+	h.OnClose(func(ctx context.Context) { _ = psvc.Close(ctx) })
+	h.MountProposals(psvc.Handler())
+
 	// The coordinator's feed: a projection of every verified event into
 	// SQLite, served as the web UI and API on the hub's HTTP address.
-	fsvc, err := feedsvc.Start(ctx, feedsvc.Config{Bus: h.Bus, Verifier: verifier,
+	fsvc, err := feedsvc.Start(ctx, feedsvc.Config{Bus: h.Bus, Verifier: verifier, Governance: hub.FeedGovernance(psvc.Governor()),
 		DBPath: filepath.Join(cfg.DataDir, "feed.db"), Logger: cfg.Logger, Registerer: h.Registry})
 	if err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
@@ -236,6 +267,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	mu.Unlock()
 
+	// The project's upstream maintainer subscribes a webhook to its
+	// proposals, with the token the rules name for the project.
+	out.f("\n* The upstream maintainers of %s subscribe a webhook to the project's proposals:\n", project)
+	mt, err := newMaintainer(ctx, out, h.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("maintainer: %w", err)
+	}
+	h.OnClose(mt.close)
+	if err := mt.subscribe(ctx, h.HTTPAddr, maintainerToken); err != nil {
+		return nil, err
+	}
+
 	// Roadmap proposals travel the same way. A proposal's id begins with
 	// its country's code: the votes name their origin.
 	const proposal = "lk-2026-07"
@@ -245,8 +288,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}{
 		{"lk", "node", "Sri Lanka proposes a roadmap item upstream", &events.ProposalSubmitted{ProposalID: proposal, Title: "Offline biometric authentication for rural enrolment centres", Body: "Enrolment centres with intermittent links need local 1:1 matching."}},
 		{"ma", "node", "Morocco endorses it", &events.ProposalEndorsed{ProposalID: proposal, Comment: "Same need in the Atlas regions."}},
-		{"ph", "node", "the Philippines endorses it", &events.ProposalEndorsed{ProposalID: proposal}},
 		{Voice.Code, "cli", Voice.Name + ", which runs no node yet, objects from the dpihub CLI", &events.ProposalObjected{ProposalID: proposal, Reason: "Keeping biometric templates on enrolment laptops widens the attack surface; we prefer a signed offline token."}},
+		{"ph", "node", "the Philippines endorses it: two endorsements, but an objection unanswered", &events.ProposalEndorsed{ProposalID: proposal}},
 	}
 	for _, st := range steps {
 		e, err := events.New(events.Source{Country: st.cc, Service: st.svc}, project, st.p)
@@ -275,8 +318,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if _, err := h.Bus.Publisher(signers["lk"]).Publish(ctx, self); err != nil {
 		return nil, err
 	}
-	// The feed and the terminal view consume proposals; both refuse it.
-	const proposalConsumers = 2
+	// The feed, the proposals service and the terminal view consume
+	// proposals; each refuses it.
+	const proposalConsumers = 3
 	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= proposalConsumers }); err != nil {
 		return nil, fmt.Errorf("self-endorsement not dead-lettered: %w", err)
 	}
@@ -284,6 +328,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, dl := range refused {
 		out.f("  [%s] refused it, reason %s (%s)\n", dl.Consumer, dl.Reason, dl.Detail)
 	}
+
+	// Under the project's rules (2 endorsements, every objection
+	// answered), the answer is what the proposal waits for.
+	st := psvc.Governor()
+	out.f("\n* Under the project's rules (%s), the proposal waits for Sri Lanka to answer Kenya's objection. Sri Lanka answers:\n", st.Rules(project).Summary())
+	answer, err := events.New(events.Source{Country: "lk", Service: "node"}, project, &events.ProposalCommented{ProposalID: proposal,
+		Comment: "The templates stay encrypted under a key held in the centre's HSM and are wiped after each sync; the signed-token flow stays available."})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.Bus.Publisher(signers["lk"]).Publish(ctx, answer); err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, 10*time.Second, func() bool { p, _, _ := st.Proposal(proposal); return p.Status == events.ProposalAccepted }); err != nil {
+		return nil, fmt.Errorf("the proposal was not accepted: %w", err)
+	}
+	if err := waitFor(ctx, 10*time.Second, func() bool {
+		r := mt.received()
+		return len(r) > 0 && r[len(r)-1] == events.ShortType(events.TypeProposalStatusChanged)
+	}); err != nil {
+		return nil, fmt.Errorf("the maintainer did not get the decision: %w", err)
+	}
+	p, _, _ := st.Proposal(proposal)
+	res.ProposalStatus, res.Webhook = p.Status, mt.received()
+	out.f("  the proposals service decided: %s is %s (%s)\n", proposal, p.Status, p.History[len(p.History)-1].Reason)
 
 	// A forger with a key of its own claims to be Morocco.
 	out.f("\n* someone without Morocco's key publishes a fix claiming to come from Morocco\n")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,19 +53,36 @@ func TestTheDemoTellsItsStoryAndRefusesTheForgery(t *testing.T) {
 	if want := map[string]string{"ma": "proposal.endorsed", "ph": "proposal.endorsed", demo.Voice.Code: "proposal.objected"}; !maps.Equal(res.Votes, want) {
 		t.Errorf("votes on Sri Lanka's proposal %v, want %v: two endorsements and one objection, all by other countries", res.Votes, want)
 	}
-	// The self-endorsement is refused by the feed and the terminal view,
-	// the forged fix also by every node.
-	if len(res.DeadLetters) != 2+len(demo.Countries)+2 {
-		t.Fatalf("%d dead letters, want two for the self-endorsement and, for the forgery, one per node, one for the feed and one for the terminal view: %+v", len(res.DeadLetters), res.DeadLetters)
+	// The self-endorsement is refused by the feed, the proposals service
+	// and the terminal view, the forged fix by every node, the feed and
+	// the terminal view.
+	if len(res.DeadLetters) != 3+len(demo.Countries)+2 {
+		var got []string
+		for _, dl := range res.DeadLetters {
+			got = append(got, dl.Consumer+": "+dl.Reason)
+		}
+		t.Fatalf("%d dead letters, want three for the self-endorsement and, for the forgery, one per node, one for the feed and one for the terminal view: %q", len(res.DeadLetters), got)
 	}
 	for i, dl := range res.DeadLetters {
 		want, rule := string(sign.ReasonUnknownKey), ""
-		if i < 2 {
+		if i < 3 {
 			want, rule = bus.ReasonNotAuthorized, events.RuleOthersProposal
 		}
 		if dl.Reason != want || !strings.Contains(dl.Detail, rule) {
 			t.Errorf("dead letter %d refused by %s for %q (%s), want %q naming %q", i, dl.Consumer, dl.Reason, dl.Detail, want, rule)
 		}
+	}
+	// The proposal reached a state under the project's rules, and the
+	// maintainer's webhook took every event of it, in order, both
+	// signatures verified; the refused self-endorsement was not delivered.
+	if res.ProposalStatus != events.ProposalAccepted {
+		t.Errorf("the proposal is %s, want accepted", res.ProposalStatus)
+	}
+	if want := []string{"proposal.submitted", "proposal.endorsed", "proposal.objected", "proposal.endorsed", "proposal.commented", "proposal.status.changed"}; !slices.Equal(res.Webhook, want) {
+		t.Errorf("the maintainer's webhook took %v, want %v", res.Webhook, want)
+	}
+	if !strings.Contains(out.String(), "webhook  maintainer got, both signatures verified: proposal.status.changed") {
+		t.Errorf("the story does not show the webhook deliveries:\n%s", out.String())
 	}
 	verdicts := map[string]string{}
 	for _, a := range fix.Assessments {
