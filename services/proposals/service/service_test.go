@@ -361,3 +361,18 @@ func TestSubscriptionsBelongToTheProjectsMaintainers(t *testing.T) {
 		t.Errorf("after deletion: %d", code)
 	}
 }
+
+// postJSON posts body with a bearer token and decodes the JSON answer.
+func postJSON(t *testing.T, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
