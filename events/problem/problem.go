@@ -120,6 +120,16 @@ func Write(w http.ResponseWriter, r *http.Request, p Problem) {
 	_ = enc.Encode(p)
 }
 
+// WriteJSON writes an answer that is not a problem as every API writes
+// its answers: application/json, status, v encoded without HTML escaping.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
 // cut cuts s to MaxDetail characters, marking the cut.
 func cut(s string) string {
 	if t := events.Truncate(s, MaxDetail); t != s {

@@ -41,18 +41,8 @@ func legacyDigests(e event.Event, exts []string) ([]byte, error) {
 	if !e.Time().IsZero() {
 		t = e.Time().UTC().Format(time.RFC3339Nano)
 	}
-	out := make([]byte, 0, sha256.Size*(len(coreParts)+2*len(exts)))
+	out := partDigests(e, t, make([]byte, 0, sha256.Size*(len(coreParts)+2*len(exts))))
 	add := func(s string) { d := sha256.Sum256([]byte(s)); out = append(out, d[:]...) }
-	add(e.ID())
-	add(e.Source())
-	add(e.SpecVersion())
-	add(e.Type())
-	add(e.DataContentType())
-	add(e.DataSchema())
-	add(e.Subject())
-	add(t)
-	d := sha256.Sum256(e.Data())
-	out = append(out, d[:]...)
 	for _, name := range exts {
 		v := extension(e, name)
 		if v == nil {

@@ -57,6 +57,12 @@ func secondsUTC(t time.Time) string {
 // parts (step 3 of the extension's signing protocol); CORE_DIGEST is its
 // SHA-256. An absent attribute is hashed as the empty byte sequence.
 func coreDigests(e event.Event, out []byte) []byte {
+	return partDigests(e, secondsUTC(e.Time()), out)
+}
+
+// partDigests appends the digests of the nine core parts, with time
+// written as t: the published format and the legacy one differ only there.
+func partDigests(e event.Event, t string, out []byte) []byte {
 	add := func(s string) { d := sha256.Sum256([]byte(s)); out = append(out, d[:]...) }
 	add(e.ID())
 	add(e.Source())
@@ -65,7 +71,7 @@ func coreDigests(e event.Event, out []byte) []byte {
 	add(e.DataContentType())
 	add(e.DataSchema())
 	add(e.Subject())
-	add(secondsUTC(e.Time()))
+	add(t)
 	d := sha256.Sum256(e.Data())
 	return append(out, d[:]...)
 }

@@ -1,7 +1,6 @@
 package feedhttp
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -85,7 +84,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	}
 	if !s.noHealthz {
 		handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			problem.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		})
 	}
 	if s.gatherer != nil {
@@ -121,15 +120,6 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	mux.Handle("GET /static/", staticHandler())
 	handle("/", s.uiNotFound)
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
 
 // parseQuery reads the event filters of a request and checks them: this is
@@ -257,7 +247,7 @@ func (s *server) apiEvents(w http.ResponseWriter, r *http.Request) {
 		next.Set("cursor", p.Next)
 		w.Header().Add("Link", fmt.Sprintf("</api/v1/events?%s>; rel=\"next\"", next.Encode()))
 	}
-	writeJSON(w, http.StatusOK, p)
+	problem.WriteJSON(w, http.StatusOK, p)
 }
 
 func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
@@ -283,7 +273,7 @@ func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
 	if fs == nil {
 		fs = []feed.Fix{}
 	}
-	writeJSON(w, http.StatusOK, fs)
+	problem.WriteJSON(w, http.StatusOK, fs)
 }
 
 func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
@@ -296,7 +286,7 @@ func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, f)
+	problem.WriteJSON(w, http.StatusOK, f)
 }
 
 func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
@@ -305,7 +295,7 @@ func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ps)
+	problem.WriteJSON(w, http.StatusOK, ps)
 }
 
 // proposals are the proposals a request asks for (?project=, ?sort=),
@@ -342,7 +332,7 @@ func (s *server) apiDuplicates(w http.ResponseWriter, r *http.Request) {
 	if ds == nil {
 		ds = []feed.Duplicate{}
 	}
-	writeJSON(w, http.StatusOK, ds)
+	problem.WriteJSON(w, http.StatusOK, ds)
 }
 
 func (s *server) apiCountries(w http.ResponseWriter, r *http.Request) {
@@ -354,7 +344,7 @@ func (s *server) apiCountries(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		cs = []feed.CountryStatus{}
 	}
-	writeJSON(w, http.StatusOK, cs)
+	problem.WriteJSON(w, http.StatusOK, cs)
 }
 
 func (s *server) apiProjects(w http.ResponseWriter, r *http.Request) {
@@ -366,5 +356,5 @@ func (s *server) apiProjects(w http.ResponseWriter, r *http.Request) {
 	if ps == nil {
 		ps = []string{}
 	}
-	writeJSON(w, http.StatusOK, ps)
+	problem.WriteJSON(w, http.StatusOK, ps)
 }

@@ -93,9 +93,11 @@ func TestAProposalGoesFromSubmittedToImplementedThroughTheCLI(t *testing.T) {
 	}
 	ok(dpihub(t, as("lk"), "", "proposal", "comment", "--key", key["lk"], "--text", "1.3 ships in May; this lands after.", id))
 	bustest.Eventually(t, 10*time.Second, "accepted", func() bool { return strings.Contains(show(), "status: accepted") })
-	if out := ok(dpihub(t, as("lk"), "", "proposal", "list", "--project", "mosip-id-repository")).stdout; !strings.Contains(out, id) || !strings.Contains(out, "accepted") {
-		t.Fatalf("list:\n%s", out)
-	}
+	// The list is the feed's, a consumer of its own: it follows.
+	bustest.Eventually(t, 10*time.Second, "the feed lists the proposal, accepted", func() bool {
+		out := ok(dpihub(t, as("lk"), "", "proposal", "list", "--project", "mosip-id-repository")).stdout
+		return strings.Contains(out, id) && strings.Contains(out, "accepted")
+	})
 
 	// The maintainer subscribes a webhook: it receives the project's
 	// events so far, then the decision to come, each signed twice.
@@ -123,9 +125,17 @@ func TestAProposalGoesFromSubmittedToImplementedThroughTheCLI(t *testing.T) {
 	if out := ok(dpihub(t, as("lk"), "", "subscribe", "list", "--token-file", tokenFile)).stdout; !strings.Contains(out, rec.url()) {
 		t.Fatalf("subscribe list:\n%s", out)
 	}
-	// A withdrawal from the wrong status is dead-lettered; the proposal stays.
+	// A withdrawal from the wrong status is dead-lettered with the rule's
+	// words; the proposal stays implemented.
 	ok(dpihub(t, as("lk"), "", "proposal", "withdraw", "--key", key["lk"], "--from", "open", id))
-	bustest.Eventually(t, 10*time.Second, "still implemented", func() bool { return strings.Contains(show(), "status: implemented") })
+	observer := map[string]string{"DPIHUB_SERVER": natsURL, "DPIHUB_CREDS": hub.CredsFile(data, access.Observer)}
+	bustest.Eventually(t, 10*time.Second, "the withdrawal dead-lettered by the proposals service", func() bool {
+		out := dpihub(t, observer, "", "tail", "--dlq", "--all", "--n", "1").stdout
+		return strings.Contains(out, "invalid transition") && strings.Contains(out, "the proposal is implemented")
+	})
+	if !strings.Contains(show(), "status: implemented") {
+		t.Fatalf("after the refused withdrawal:\n%s", show())
+	}
 }
 
 // receiver is a maintainer's webhook receiver: it answers the handshake,

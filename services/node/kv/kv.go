@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events/access"
+	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/services/node"
 )
 
@@ -87,31 +88,7 @@ func (s *Store) put(ctx context.Context, k string, v any) error {
 }
 
 func list[T any](ctx context.Context, s *Store, prefix string) ([]T, error) {
-	keys, err := s.kv.ListKeysFiltered(ctx, prefix+".*")
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", prefix, err)
-	}
-	var out []T
-	seen := map[string]bool{}
-	for k := range keys.Keys() {
-		if seen[k] {
-			continue // the lister may repeat a key written meanwhile
-		}
-		seen[k] = true
-		e, err := s.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", k, err)
-		}
-		var v T
-		if err := json.Unmarshal(e.Value(), &v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", k, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return bus.KVValues[T](ctx, s.kv, prefix+".*")
 }
 
 // PutFork implements node.Store.

@@ -61,7 +61,7 @@ func Handler(svc node.Service, token string, g prometheus.Gatherer, log *zap.Log
 	s := &server{svc: svc, auth: newBearer(token), log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		problem.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/forks", s.forks)
@@ -75,14 +75,6 @@ func Handler(svc node.Service, token string, g prometheus.Gatherer, log *zap.Log
 		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)))
 	})
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }
 
 // fail answers err as a problem (events/problem): 400 for node.ErrInvalid,
@@ -123,7 +115,7 @@ func (s *server) forks(w http.ResponseWriter, r *http.Request) {
 	if fs == nil {
 		fs = []node.ForkState{}
 	}
-	writeJSON(w, http.StatusOK, fs)
+	problem.WriteJSON(w, http.StatusOK, fs)
 }
 
 func (s *server) registerFork(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +128,7 @@ func (s *server) registerFork(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, st)
+	problem.WriteJSON(w, http.StatusCreated, st)
 }
 
 func (s *server) fixes(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +143,7 @@ func (s *server) fixes(w http.ResponseWriter, r *http.Request) {
 	for i := range fs {
 		fs[i].Fix.Diff = "" // lists stay small; GET one fix for its diff
 	}
-	writeJSON(w, http.StatusOK, fs)
+	problem.WriteJSON(w, http.StatusOK, fs)
 }
 
 func (s *server) fix(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +152,7 @@ func (s *server) fix(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, f)
+	problem.WriteJSON(w, http.StatusOK, f)
 }
 
 func (s *server) mbox(w http.ResponseWriter, r *http.Request) {
@@ -183,7 +175,7 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, fp)
+	problem.WriteJSON(w, http.StatusCreated, fp)
 }
 
 func (s *server) refresh(w http.ResponseWriter, r *http.Request) {

@@ -109,7 +109,7 @@ func (h *Handler) proposal(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, events.Errorf(governance.ErrUnknownProposal, "no proposal %q", r.PathValue("id")))
 		return
 	}
-	writeJSON(w, http.StatusOK, proposalView{Proposal: p, Endorsers: nonNil(p.Endorsers()), Objectors: nonNil(p.Objectors()), Outlook: o, Unanswered: p.Unanswered()})
+	problem.WriteJSON(w, http.StatusOK, proposalView{Proposal: p, Endorsers: nonNil(p.Endorsers()), Objectors: nonNil(p.Objectors()), Outlook: o, Unanswered: p.Unanswered()})
 }
 
 func (h *Handler) rules(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +119,7 @@ func (h *Handler) rules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rs := h.cfg.Governor.Rules(project)
-	writeJSON(w, http.StatusOK, map[string]any{"project": project, "min_endorsements": rs.MinEndorsements,
+	problem.WriteJSON(w, http.StatusOK, map[string]any{"project": project, "min_endorsements": rs.MinEndorsements,
 		"answer_within": rs.AnswerWithin, "decide_after": rs.DecideAfter, "summary": rs.Summary()})
 }
 
@@ -141,7 +141,7 @@ func (h *Handler) implemented(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"proposal_id": d.ProposalID, "from": d.From, "to": d.To,
+	problem.WriteJSON(w, http.StatusAccepted, map[string]string{"proposal_id": d.ProposalID, "from": d.From, "to": d.To,
 		"event_id": proposals.DecisionID(d), "reason": d.Reason})
 }
 
@@ -172,14 +172,6 @@ func readJSON(r *http.Request, v any, optional bool) error {
 		return events.Errorf(events.ErrBadInput, "the body is not the JSON expected: %v", err)
 	}
 	return nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }
 
 func nonNil(s []string) []string {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/problem"
 )
 
 // Subscription is a webhook subscription as the API shows it. Secret is
@@ -65,7 +66,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/subscriptions/"+s.ID)
-	writeJSON(w, http.StatusCreated, s)
+	problem.WriteJSON(w, http.StatusCreated, s)
 }
 
 func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +91,7 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 			mine = append(mine, s)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": mine})
+	problem.WriteJSON(w, http.StatusOK, map[string]any{"subscriptions": mine})
 }
 
 // own returns subscription id if tok acts for its project; otherwise the
@@ -121,7 +122,7 @@ func (h *Handler) subscription(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s)
+	problem.WriteJSON(w, http.StatusOK, s)
 }
 
 func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus"
 )
 
 // Bucket is the JetStream key-value bucket that holds the subscriptions,
@@ -98,31 +99,11 @@ func alreadySubscribed(r record) error {
 
 // all returns every stored subscription.
 func (s *store) all(ctx context.Context) ([]record, error) {
-	keys, err := s.kv.ListKeysFiltered(ctx, "sub.*")
+	rs, err := bus.KVValues[record](ctx, s.kv, "sub.*")
 	if err != nil {
-		return nil, fmt.Errorf("list webhook subscriptions: %w", err)
+		return nil, fmt.Errorf("webhook subscriptions: %w", err)
 	}
-	defer keys.Stop()
-	var names []string
-	for k := range keys.Keys() {
-		names = append(names, k)
-	}
-	out := make([]record, 0, len(names))
-	for _, k := range names {
-		e, err := s.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read webhook subscription %s: %w", k, err)
-		}
-		var r record
-		if err := json.Unmarshal(e.Value(), &r); err != nil {
-			return nil, fmt.Errorf("read webhook subscription %s: %w", k, err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return rs, nil
 }
 
 // delete removes r, and only r: a later subscription of the same URL to
