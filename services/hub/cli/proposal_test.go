@@ -55,6 +55,15 @@ func TestAProposalGoesFromSubmittedToImplementedThroughTheCLI(t *testing.T) {
 	natsRE := regexp.MustCompile(`"nats":"([^"]+)"`)
 	bustest.Eventually(t, 20*time.Second, "hub started", func() bool { return addrRE.MatchString(logs.String()) })
 	api := "http://" + addrRE.FindStringSubmatch(logs.String())[1]
+	// The hub answers before its services run; /healthz says when they do.
+	bustest.Eventually(t, 20*time.Second, "the services running", func() bool {
+		resp, err := http.Get(api + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	natsURL := natsRE.FindStringSubmatch(logs.String())[1]
 	as := func(cc string) map[string]string {
 		id := access.Country(cc)
@@ -95,8 +104,8 @@ func TestAProposalGoesFromSubmittedToImplementedThroughTheCLI(t *testing.T) {
 	bustest.Eventually(t, 10*time.Second, "accepted", func() bool { return strings.Contains(show(), "status: accepted") })
 	// The list is the feed's, a consumer of its own: it follows.
 	bustest.Eventually(t, 10*time.Second, "the feed lists the proposal, accepted", func() bool {
-		out := ok(dpihub(t, as("lk"), "", "proposal", "list", "--project", "mosip-id-repository")).stdout
-		return strings.Contains(out, id) && strings.Contains(out, "accepted")
+		r := dpihub(t, as("lk"), "", "proposal", "list", "--project", "mosip-id-repository")
+		return r.code == 0 && strings.Contains(r.stdout, id) && strings.Contains(r.stdout, "accepted")
 	})
 
 	// The maintainer subscribes a webhook: it receives the project's
