@@ -6,13 +6,10 @@ package propbus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -100,12 +97,9 @@ func Start(ctx context.Context, cfg Config) (*Consumer, error) {
 		cfg.Logger = zap.NewNop()
 	}
 	js := cfg.Bus.JetStream()
-	var floor uint64
-	switch c, err := js.Consumer(ctx, bus.Stream, ConsumerName); {
-	case err == nil:
-		floor = c.CachedInfo().AckFloor.Stream
-	case !errors.Is(err, jetstream.ErrConsumerNotFound):
-		return nil, fmt.Errorf("proposals: consumer: %w", err)
+	floor, err := bus.AckFloor(ctx, js, ConsumerName)
+	if err != nil {
+		return nil, fmt.Errorf("proposals: %w", err)
 	}
 	n, err := Replay(ctx, js, cfg.Verifier, cfg.Governor, floor)
 	if err != nil {
@@ -152,61 +146,17 @@ func (c *Consumer) CaughtUp(ctx context.Context) (bool, error) {
 }
 
 // Replay applies the stream's proposal events up to sequence upTo (0:
-// none) to g, verified, validated and authorized as every consumer does
-// them; events that were refused then are skipped now. It returns how
-// many events g applied.
+// none) to g, admitted as every consumer admits them (bus.Replay); events
+// refused then are skipped now. It returns how many events g applied.
 func Replay(ctx context.Context, js jetstream.JetStream, v *sign.Verifier, g *proposals.Governor, upTo uint64) (int, error) {
-	if upTo == 0 {
-		return 0, nil
-	}
-	cons, err := js.OrderedConsumer(ctx, bus.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: Subjects, DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
-		return 0, fmt.Errorf("proposals: replay: %w", err)
-	}
-	admit := bus.Admit(v)
 	applied := 0
-	for {
-		// A fetch that gets nothing for a second has reached the end of
-		// what the stream still holds (NumPending would have said so
-		// first, unless the tail was removed meanwhile).
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return applied, fmt.Errorf("proposals: replay: %w", err)
+	_, err := bus.Replay(ctx, js, v, Subjects, upTo, func(e event.Event, m bus.Message) {
+		if in, err := Input(e, m); err == nil && g.Apply(in) == nil {
+			applied++
 		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			md, err := m.Metadata()
-			if err != nil {
-				return applied, fmt.Errorf("proposals: replay: %w", err)
-			}
-			if md.Sequence.Stream > upTo {
-				return applied, nil
-			}
-			e, err := bus.Decode(m.Headers(), m.Data())
-			if err == nil {
-				msg := bus.Message{Subject: m.Subject(), Stream: bus.Stream, StreamSeq: md.Sequence.Stream, Time: md.Timestamp}
-				err = admit(func(ctx context.Context, e event.Event) error {
-					in, err := Input(e, msg)
-					if err != nil {
-						return err
-					}
-					if g.Apply(in) == nil {
-						applied++
-					}
-					return nil
-				})(bus.WithMessage(ctx, msg), e)
-			}
-			_ = err // refused then, dead-lettered then: skipped now
-			if md.Sequence.Stream >= upTo || md.NumPending == 0 {
-				return applied, nil
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return applied, fmt.Errorf("proposals: replay: %w", err)
-		}
-		if got == 0 {
-			return applied, nil
-		}
+	})
+	if err != nil {
+		return applied, fmt.Errorf("proposals: %w", err)
 	}
+	return applied, nil
 }
