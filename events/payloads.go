@@ -24,15 +24,16 @@ type ForkRegistered struct {
 
 // ForkSnapshot: a fork's state. Type TypeForkSnapshot.
 type ForkSnapshot struct {
-	Branch    string    `json:"branch"`
-	Head      string    `json:"head"`
-	MergeBase string    `json:"merge_base"`
-	Ahead     int       `json:"ahead"`
-	Behind    int       `json:"behind"`
-	PatchIDs  []string  `json:"patch_ids"`         // stable patch-ids of fork-only commits
-	MinHash   []uint32  `json:"minhash,omitempty"` // MinHash signature of the fork-only changed lines
-	Files     []string  `json:"files,omitempty"`   // files changed by fork-only commits
-	TakenAt   time.Time `json:"taken_at"`
+	Branch         string    `json:"branch"`
+	Head           string    `json:"head"`
+	MergeBase      string    `json:"merge_base"`
+	Ahead          int       `json:"ahead"`
+	Behind         int       `json:"behind"`
+	PatchIDs       []string  `json:"patch_ids"`                 // stable patch-ids of fork-only commits
+	MinHash        []uint32  `json:"minhash,omitempty"`         // MinHash signature of the fork-only changed lines
+	MinHashVersion int       `json:"minhash_version,omitempty"` // events/minhash.Version that made MinHash; other versions do not compare
+	Files          []string  `json:"files,omitempty"`           // files changed by fork-only commits
+	TakenAt        time.Time `json:"taken_at"`
 }
 
 // DiffRef points at a diff too large to travel inline, kept in the JetStream

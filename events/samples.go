@@ -1,6 +1,10 @@
 package events
 
-import "time"
+import (
+	"time"
+
+	"github.com/dpihub/dpihub/events/minhash"
+)
 
 // Sample returns a realistic example payload of event type typ, and false
 // for a type that is not in the catalog.
@@ -33,9 +37,8 @@ func Sample(typ string) (Payload, bool) {
 				"5e0a9c3f1b7d24e86a0c4f2b9d1e3a5c7f8b6d40",
 				"a13f6c8e2d9b04f75c1a3e6d8b2f4a0c9e7d5b13",
 			},
-			MinHash: []uint32{
-				12034587, 88120451, 301554672, 4012775190, 27718902, 950113274, 1650023891, 3221004567,
-			},
+			MinHash:        minhash.Sign(minhash.DiffShingles(sampleDiff)).Values(),
+			MinHashVersion: minhash.Version,
 			Files: []string{
 				"id-repository/id-repository-identity-service/src/main/java/io/mosip/idrepository/identity/service/impl/IdRepoServiceImpl.java",
 				"id-repository/id-repository-identity-service/src/main/resources/application-local.properties",

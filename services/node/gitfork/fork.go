@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/minhash"
 	"github.com/dpihub/dpihub/services/node"
 	"github.com/dpihub/dpihub/services/node/patchid"
 )
@@ -35,20 +36,48 @@ func MergeBase(ctx context.Context, dir, a, b string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// SnapshotOption changes how Snapshot reads a fork.
+type SnapshotOption func(*snapshotOptions)
+
+type snapshotOptions struct {
+	cache    *FingerprintCache
+	progress func(done, total int)
+}
+
+// WithProgress has Snapshot report, while it fingerprints the fork's own
+// commits, how many of them it has done: for a large fork, a first
+// snapshot takes a while.
+func WithProgress(progress func(done, total int)) SnapshotOption {
+	return func(o *snapshotOptions) { o.progress = progress }
+}
+
+// WithFingerprintCache makes Snapshot read, of the fork's own commits, only
+// those c has not seen (see FingerprintCache). Without it every snapshot
+// reads them all.
+func WithFingerprintCache(c *FingerprintCache) SnapshotOption {
+	return func(o *snapshotOptions) { o.cache = c }
+}
+
 // Snapshot reads the fork's state: the head of its branch, the merge-base
 // with its upstream ref, how far ahead and behind upstream it is, the
 // stable patch-ids of its fork-only (non-merge) commits, as
-// `git log -p upstream..branch | git patch-id --stable` gives them, and
-// the files those commits change. It never changes the repository.
-func Snapshot(ctx context.Context, f node.Fork) (events.ForkSnapshot, error) {
-	snap, err := snapshot(ctx, f)
+// `git log -p upstream..branch | git patch-id --stable` gives them, the
+// files those commits change, and the MinHash signature of their changed
+// lines (Fingerprint; none when they change no line). It never changes the
+// repository.
+func Snapshot(ctx context.Context, f node.Fork, opts ...SnapshotOption) (events.ForkSnapshot, error) {
+	var o snapshotOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	snap, err := snapshot(ctx, f, o)
 	if err != nil {
 		return events.ForkSnapshot{}, fmt.Errorf("snapshot of fork %s: %w", f.Key(), err)
 	}
 	return snap, nil
 }
 
-func snapshot(ctx context.Context, f node.Fork) (events.ForkSnapshot, error) {
+func snapshot(ctx context.Context, f node.Fork, o snapshotOptions) (events.ForkSnapshot, error) {
 	if err := checkRepo(ctx, f.Dir); err != nil {
 		return events.ForkSnapshot{}, err
 	}
@@ -77,31 +106,25 @@ func snapshot(ctx context.Context, f node.Fork) (events.ForkSnapshot, error) {
 	if err1 != nil || err2 != nil {
 		return events.ForkSnapshot{}, fmt.Errorf("git rev-list --count printed %q", out)
 	}
-	ids, err := PatchIDs(ctx, f.Dir, base, head)
+	fp, err := o.cache.Fingerprint(ctx, f.Dir, base, head, o.progress)
 	if err != nil {
 		return events.ForkSnapshot{}, err
 	}
 	snap := events.ForkSnapshot{
 		Branch: f.Branch, Head: head, MergeBase: base, Ahead: ahead, Behind: behind,
+		Files:   fp.Files,
 		TakenAt: time.Now().UTC().Truncate(time.Millisecond),
 	}
-	for id := range ids {
+	for id := range fp.PatchIDs {
 		snap.PatchIDs = append(snap.PatchIDs, id)
 	}
 	sort.Strings(snap.PatchIDs)
-	names, err := git(ctx, f.Dir, "log", "--format=", "--name-only", "--no-renames", "-z", base+".."+head, "--")
-	if err != nil {
-		return events.ForkSnapshot{}, err
+	// The signature of no shingles would make every two forks without
+	// changed lines look identical: such a fork has none.
+	if len(fp.Shingles) > 0 {
+		snap.MinHash = minhash.Sign(fp.Shingles).Values()
+		snap.MinHashVersion = minhash.Version
 	}
-	seen := map[string]bool{}
-	for _, n := range strings.Split(string(names), "\x00") {
-		n = strings.TrimLeft(n, "\n")
-		if n != "" && !seen[n] {
-			seen[n] = true
-			snap.Files = append(snap.Files, n)
-		}
-	}
-	sort.Strings(snap.Files)
 	return snap, nil
 }
 

@@ -18,8 +18,21 @@ import (
 )
 
 // Git runs the git command line for a node. The zero value is ready; it
-// implements node.Git and node.Assessor.
-type Git struct{}
+// implements node.Git and node.Assessor. New gives one that fingerprints
+// forks incrementally and reports its progress.
+type Git struct {
+	// Cache keeps the fingerprints of commits already read, so that a
+	// fork's next snapshot reads only its new commits (nil: none).
+	Cache *gitfork.FingerprintCache
+	// Progress, when set, hears how far a snapshot's fingerprint is.
+	Progress func(fork node.Fork, done, total int)
+}
+
+// New returns a Git with a fingerprint cache of the default size and
+// progress reported to progress (nil: none).
+func New(progress func(fork node.Fork, done, total int)) Git {
+	return Git{Cache: gitfork.NewFingerprintCache(0), Progress: progress}
+}
 
 var (
 	_ node.Git      = Git{}
@@ -30,8 +43,12 @@ var (
 func (Git) Head(ctx context.Context, f node.Fork) (string, error) { return gitfork.Head(ctx, f) }
 
 // Snapshot implements node.Git with gitfork.Snapshot.
-func (Git) Snapshot(ctx context.Context, f node.Fork) (events.ForkSnapshot, error) {
-	return gitfork.Snapshot(ctx, f)
+func (g Git) Snapshot(ctx context.Context, f node.Fork) (events.ForkSnapshot, error) {
+	opts := []gitfork.SnapshotOption{gitfork.WithFingerprintCache(g.Cache)}
+	if g.Progress != nil {
+		opts = append(opts, gitfork.WithProgress(func(done, total int) { g.Progress(f, done, total) }))
+	}
+	return gitfork.Snapshot(ctx, f, opts...)
 }
 
 // Fix implements node.Git with gitfork.Fix.

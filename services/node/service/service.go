@@ -138,9 +138,16 @@ func Start(ctx context.Context, cfg Config) (s *Service, err error) {
 	if err != nil {
 		return s, err
 	}
+	// Fingerprints are read incrementally; a long first one says how far
+	// it is every thousand commits.
+	g := nodegit.New(func(f node.Fork, done, total int) {
+		if total >= 1000 && (done%1000 == 0 || done == total) {
+			log.Info("fingerprinting the fork's own commits", zap.String("fork", f.Key()), zap.Int("done", done), zap.Int("total", total))
+		}
+	})
 	s.node, err = node.New(node.Config{
 		Country: cfg.Country, Store: store, Publisher: nodebus.NewPublisher(cfg.Bus, cfg.Signer),
-		Diffs: patches, Git: nodegit.Git{}, Assessor: nodegit.Git{}, Observer: m, Logger: log,
+		Diffs: patches, Git: g, Assessor: g, Observer: m, Logger: log,
 	})
 	if err != nil {
 		return s, err
