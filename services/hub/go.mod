@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/dpihub/dpihub/events v0.0.0
+	github.com/dpihub/dpihub/services/dedup v0.0.0-00010101000000-000000000000
 	github.com/dpihub/dpihub/services/feed v0.0.0-00010101000000-000000000000
 	github.com/dpihub/dpihub/services/node v0.0.0-00010101000000-000000000000
 	github.com/dpihub/dpihub/services/proposals v0.0.0-00010101000000-000000000000
@@ -60,6 +61,7 @@ require (
 
 replace (
 	github.com/dpihub/dpihub/events => ../../events
+	github.com/dpihub/dpihub/services/dedup => ../dedup
 	github.com/dpihub/dpihub/services/feed => ../feed
 	github.com/dpihub/dpihub/services/node => ../node
 	github.com/dpihub/dpihub/services/proposals => ../proposals

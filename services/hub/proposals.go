@@ -22,8 +22,12 @@ func (f feedGovernance) Outlook(id string, now time.Time) (feed.Outlook, bool) {
 
 // MountProposals serves the proposals service's API on the hub's HTTP
 // address, beside the feed.
-func (h *Hub) MountProposals(api http.Handler) {
-	for _, p := range prophttp.Patterns() {
-		h.Mux.Handle(p, api)
+func (h *Hub) MountProposals(api http.Handler) { h.Mount(prophttp.Patterns(), api) }
+
+// Mount serves handler at patterns on the hub's HTTP address, beside the
+// feed (which answers every path no pattern claims).
+func (h *Hub) Mount(patterns []string, handler http.Handler) {
+	for _, p := range patterns {
+		h.Mux.Handle(p, handler)
 	}
 }

@@ -641,6 +641,7 @@ var funcs = template.FuncMap{
 	"base":           path.Base,
 	"proposalAnchor": proposalAnchor,
 	"countryAnchor":  countryAnchor,
+	"dupHref":        dupHref,
 	"dupSide":        dupSide,
 }
 
@@ -697,6 +698,19 @@ func verdictIcon(v string) string {
 }
 
 // dupSide renders one side of a duplicate, "ma" or "ma/ma-fix-0042".
+// dupHref links one side of a duplicate to what the feed shows of it: a
+// fix's page, a proposal on the board, a fork's snapshots in the feed.
+func dupHref(kind, project, side string) string {
+	cc, id, _ := strings.Cut(side, "/")
+	switch kind {
+	case "fix":
+		return "/fixes/" + url.PathEscape(id)
+	case "proposal":
+		return "/proposals?project=" + url.QueryEscape(project) + "#proposal-" + url.QueryEscape(id)
+	}
+	return "/?type=fork.snapshot&country=" + url.QueryEscape(cc) + "&project=" + url.QueryEscape(project)
+}
+
 func dupSide(s string) string {
 	cc, rest, ok := strings.Cut(s, "/")
 	if !ok {

@@ -396,16 +396,19 @@ func (s *Store) derive(ctx context.Context, tx *txStmts, w *row) error {
 	case *events.ProposalStatusChanged:
 		return exec("status", st.upStatus, p.ProposalID, w.seq, events.ProposalStatus(p.To), w.time)
 	case *events.ForkDuplicateDetected:
-		detail := p.Suggestion
-		if detail == "" {
-			detail = fmt.Sprintf("jaccard %.2f, %d shared patch-ids", p.Jaccard, p.SharedPatchIDs)
+		detail := fmt.Sprintf("%d shared commits (by patch-id), exact Jaccard of the fork-only commits %.2f", p.SharedPatchIDs, p.Jaccard)
+		if len(p.Files) > 0 {
+			detail += "; both change " + strings.Join(p.Files, ", ")
+		}
+		if p.Suggestion != "" {
+			detail += ". " + p.Suggestion
 		}
 		return exec("duplicate", st.insDuplicate, w.seq, w.id, "fork", w.project,
 			forkRef(p.A), forkRef(p.B), p.Similarity, detail, w.time)
 	case *events.FixDuplicateDetected:
 		return exec("duplicate", st.insDuplicate, w.seq, w.id, "fix", w.project,
 			p.A.Country+"/"+p.A.FixID, p.B.Country+"/"+p.B.FixID, p.Similarity,
-			fmt.Sprintf("jaccard %.2f", p.Jaccard), w.time)
+			fmt.Sprintf("exact Jaccard of the changed lines %.2f", p.Jaccard), w.time)
 	case *events.ProposalDuplicateDetected:
 		return exec("duplicate", st.insDuplicate, w.seq, w.id, "proposal", w.project,
 			p.A.Country+"/"+p.A.ProposalID, p.B.Country+"/"+p.B.ProposalID, p.Similarity, "", w.time)
@@ -531,7 +534,14 @@ const (
 	kindComment     = "comment"
 )
 
-func forkRef(r events.ForkRef) string { return r.Country }
+// forkRef names a fork as the duplicates table does: its country and, when
+// known, its branch.
+func forkRef(r events.ForkRef) string {
+	if r.Branch == "" {
+		return r.Country
+	}
+	return r.Country + "/" + r.Branch
+}
 
 func jsonList(l []string) string {
 	if len(l) == 0 {

@@ -200,7 +200,7 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 		want := []string{
 			"proposal ma/ma-prop-0007 lk/lk-prop-0003 0.81",
 			"fix ma/ma-fix-0042 lk/lk-fix-0107 0.88",
-			"fork ma lk 0.93",
+			"fork ma/ma/release-1.2.0 lk/lk-prod 0.93",
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("duplicates = %q, want %q", got, want)

@@ -45,6 +45,7 @@ func init() {
 		"creds":     {"creds issue|context: NATS credentials of a country, a service, the admin or the observer; nats CLI contexts", credsCmd},
 		"proposal":  {"proposal submit|endorse|object|comment|withdraw|list|show: roadmap proposals under their project's rules", proposalCmd},
 		"subscribe": {"subscribe webhook|list|rm: a maintainer's webhooks for a project's proposals", subscribeCmd},
+		"dedup":     {"dedup scan|report: forks and fixes that duplicate each other; what to upstream", dedupCmd},
 	}
 }
 

@@ -363,7 +363,7 @@ func doJSON(ctx context.Context, method, u, token string, body any, want int, v 
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w (is dpihub serve running, with --services proposals?)", method, u, err)
+		return fmt.Errorf("%s %s: %w (is dpihub serve running there, with the service in --services?)", method, u, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))

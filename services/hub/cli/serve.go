@@ -15,6 +15,7 @@ import (
 	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
+	dedupsvc "github.com/dpihub/dpihub/services/dedup/service"
 	"github.com/dpihub/dpihub/services/feed"
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
@@ -26,7 +27,7 @@ import (
 )
 
 // Services that serve can run in its process.
-var knownServices = []string{"feed", "node", "proposals"}
+var knownServices = []string{"feed", "node", "proposals", "dedup"}
 
 func serve(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "serve")
@@ -44,7 +45,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 	nodeHTTP := fs.String("node-http", "127.0.0.1:8081", "node: address of the node's API (beyond loopback: a warning)")
 	nodeToken := fs.String("node-token-file", "", "node: file of the bearer token the node API's POST requests need, made on the first start (default <data>/node-<country>.token)")
 	poll := fs.Duration("poll", time.Minute, "node: how often forks are re-read")
-	hubKey := fs.String("hub-key", "", "proposals: the hub's private key (country hub), which signs the service's decisions")
+	hubKey := fs.String("hub-key", "", "proposals, dedup: the hub's private key (country hub), which signs the services' decisions and findings")
+	dedupProjects := fs.String("dedup-projects", "", "dedup: the projects this instance serves, comma-separated (default all; instances with disjoint lists split the work)")
+	dedupThreshold := fs.Float64("dedup-threshold", 0, "dedup: the similarity from which forks, fixes and proposals are duplicates (default 0.7)")
 	rulesPath := fs.String("rules", "", "proposals: the projects' rules, a JSON file (default: the built-in rules, docs/governance.md)")
 	propToken := fs.String("proposals-token-file", "", "proposals: file of the operator's bearer token for the proposals API, made on the first start (default <data>/proposals.token)")
 	maxAge := fs.Duration("max-age", 0, "how long events are kept (0: 365 days)")
@@ -104,9 +107,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 	}
 	var hubSigner *sign.Signer
 	var rules *governance.RuleBook
-	if slices.Contains(run, "proposals") {
+	if slices.Contains(run, "proposals") || slices.Contains(run, "dedup") {
 		if *hubKey == "" {
-			return errors.New("--hub-key is required with --services proposals: the service signs its decisions as the hub (dpihub keys gen --country hub)")
+			return errors.New("--hub-key is required with --services proposals or dedup: they sign as the hub (dpihub keys gen --country hub)")
 		}
 		var err error
 		if hubSigner, err = sign.ReadSigner(*hubKey); err != nil {
@@ -181,6 +184,20 @@ func serve(ctx context.Context, env Env, args []string) error {
 			h.OnClose(func(ctx context.Context) { _ = p.Close(ctx) })
 			h.MountProposals(p.Handler())
 			gov = hub.FeedGovernance(p.Governor())
+		case "dedup":
+			var projects []string
+			for _, p := range strings.Split(*dedupProjects, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					projects = append(projects, p)
+				}
+			}
+			d, err := dedupsvc.Start(ctx, dedupsvc.Config{Bus: h.Bus, Verifier: verifier, Signer: hubSigner,
+				Threshold: *dedupThreshold, Projects: projects, Logger: log.Named("dedup")})
+			if err != nil {
+				return fmt.Errorf("dedup: %w", err)
+			}
+			h.OnClose(func(ctx context.Context) { _ = d.Close(ctx) })
+			h.Mount(dedupsvc.Patterns(), d.Handler())
 		case "feed":
 			f, err := feedsvc.Start(ctx, feedsvc.Config{Bus: h.Bus, Verifier: verifier, Governance: gov,
 				DBPath: filepath.Join(*data, "feed.db"), Logger: log.Named("feed"), Registerer: h.Registry})

@@ -100,8 +100,8 @@ func TestServeRefusesServicesWithoutATrustList(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "--trust is required") {
 		t.Fatalf("%+v", r)
 	}
-	r = dpihub(t, nil, "", "serve", "--services", "dedup")
-	if r.code != 1 || !strings.Contains(r.stderr, `unknown service "dedup"`) {
+	r = dpihub(t, nil, "", "serve", "--services", "search")
+	if r.code != 1 || !strings.Contains(r.stderr, `unknown service "search"`) {
 		t.Fatalf("%+v", r)
 	}
 }

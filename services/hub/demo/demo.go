@@ -30,6 +30,7 @@ import (
 	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
+	dedupsvc "github.com/dpihub/dpihub/services/dedup/service"
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/node"
@@ -78,6 +79,9 @@ type Result struct {
 	DeadLetters []bus.DeadLetter
 	NATSURL     string
 	HTTPAddr    string
+	// Duplicates counts the fork duplicates found; Candidates the upstream
+	// candidates of the project.
+	Duplicates, Candidates int
 	// ProposalStatus is Sri Lanka's proposal's status at the end.
 	ProposalStatus string
 	// Webhook are the event types the maintainer's receiver took, in
@@ -173,6 +177,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	h.OnClose(func(ctx context.Context) { _ = psvc.Close(ctx) })
 	h.MountProposals(psvc.Handler())
+
+	// The hub's dedup service: it compares the forks' fingerprints, fixes
+	// and proposals across countries, signing its findings with the hub's
+	// key.
+	dsvc, err := dedupsvc.Start(ctx, dedupsvc.Config{Bus: h.Bus, Verifier: verifier, Signer: signers[Hub.Code], Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("dedup: %w", err)
+	}
+	h.OnClose(func(ctx context.Context) { _ = dsvc.Close(ctx) })
+	h.Mount(dedupsvc.Patterns(), dsvc.Handler())
 
 	// The coordinator's feed: a projection of every verified event into
 	// SQLite, served as the web UI and API on the hub's HTTP address.
@@ -279,6 +293,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
+	// Fingerprints: each fork.snapshot carries a MinHash of the fork's own
+	// changed lines and its fork-only patch-ids.
+	out.f("\n* The dedup service compares the forks' fingerprints across countries:\n")
+	if err := waitFor(ctx, 10*time.Second, func() bool { return count(events.TypeForkDuplicateDetected) >= 1 }); err != nil {
+		return nil, fmt.Errorf("no duplicate forks found: %w", err)
+	}
+	report := dsvc.Report(project)
+	for _, c := range report.Candidates {
+		out.f("  upstream candidate: change %.12s carried by %d countries (%s): propose it upstream once\n", c.PatchID, c.Countries, strings.Join(c.Forks, ", "))
+	}
+	res.Duplicates, res.Candidates = count(events.TypeForkDuplicateDetected), len(report.Candidates)
+
 	// Roadmap proposals travel the same way. A proposal's id begins with
 	// its country's code: the votes name their origin.
 	const proposal = "lk-2026-07"
@@ -368,8 +394,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if _, err := h.Bus.Publisher(forger).Publish(ctx, forged); err != nil {
 		return nil, err
 	}
-	// Each node's consumer of fixes, the feed and the terminal view refuse it.
-	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(refused)+len(Countries)+2 }); err != nil {
+	// Each node's consumer of fixes, the feed, the dedup service and the
+	// terminal view refuse it.
+	if err := waitFor(ctx, 10*time.Second, func() bool { return len(deadLetters(ctx, h)) >= len(refused)+len(Countries)+3 }); err != nil {
 		return nil, fmt.Errorf("forged event not dead-lettered: %w", err)
 	}
 	res.DeadLetters = deadLetters(ctx, h)

@@ -56,12 +56,12 @@ func TestTheDemoTellsItsStoryAndRefusesTheForgery(t *testing.T) {
 	// The self-endorsement is refused by the feed, the proposals service
 	// and the terminal view, the forged fix by every node, the feed and
 	// the terminal view.
-	if len(res.DeadLetters) != 3+len(demo.Countries)+2 {
+	if len(res.DeadLetters) != 3+len(demo.Countries)+3 {
 		var got []string
 		for _, dl := range res.DeadLetters {
 			got = append(got, dl.Consumer+": "+dl.Reason)
 		}
-		t.Fatalf("%d dead letters, want three for the self-endorsement and, for the forgery, one per node, one for the feed and one for the terminal view: %q", len(res.DeadLetters), got)
+		t.Fatalf("%d dead letters, want three for the self-endorsement and, for the forgery, one per node, one for the feed, one for the dedup service and one for the terminal view: %q", len(res.DeadLetters), got)
 	}
 	for i, dl := range res.DeadLetters {
 		want, rule := string(sign.ReasonUnknownKey), ""
@@ -71,6 +71,14 @@ func TestTheDemoTellsItsStoryAndRefusesTheForgery(t *testing.T) {
 		if dl.Reason != want || !strings.Contains(dl.Detail, rule) {
 			t.Errorf("dead letter %d refused by %s for %q (%s), want %q naming %q", i, dl.Consumer, dl.Reason, dl.Detail, want, rule)
 		}
+	}
+	// The dedup service found Morocco's and Sri Lanka's forks alike, and
+	// the change both carry an upstream candidate.
+	if res.Duplicates < 1 || res.Candidates < 1 {
+		t.Errorf("duplicates %d, upstream candidates %d: want at least one of each", res.Duplicates, res.Candidates)
+	}
+	if !strings.Contains(out.String(), "fork.duplicate.detected") || !strings.Contains(out.String(), "upstream candidate") {
+		t.Errorf("the story does not show the duplicate forks:\n%s", out.String())
 	}
 	// The proposal reached a state under the project's rules, and the
 	// maintainer's webhook took every event of it, in order, both

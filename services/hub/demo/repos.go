@@ -165,6 +165,20 @@ func makeRepos(ctx context.Context, dir string) (*repos, error) {
 			return nil, err
 		}
 	}
+	// Morocco and Sri Lanka each wrote the same audit trail of identity
+	// updates, apart: the dedup service finds their forks largely the
+	// same, and the change an upstream candidate.
+	for _, cc := range []string{"ma", "lk"} {
+		if err := write(r.forks[cc], auditPath, auditTrail); err != nil {
+			return nil, err
+		}
+		if _, err := g(r.forks[cc], "add", "."); err != nil {
+			return nil, err
+		}
+		if _, err := g(r.forks[cc], "commit", "-q", "-m", "Keep an audit trail of identity updates"); err != nil {
+			return nil, err
+		}
+	}
 	ma := r.forks["ma"]
 	if err := write(ma, docPath, fixedDocumentUtil); err != nil {
 		return nil, err
@@ -186,3 +200,66 @@ func makeRepos(ctx context.Context, dir string) (*repos, error) {
 	}
 	return r, nil
 }
+
+const auditPath = "id-repository/id-repository-identity-service/src/main/java/io/mosip/idrepository/identity/audit/IdentityAuditTrail.java"
+
+// auditTrail is the change Morocco and Sri Lanka both made.
+const auditTrail = `package io.mosip.idrepository.identity.audit;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Keeps who changed which identity, when and why, so that an operator can
+ * answer a resident's question about their record.
+ */
+public final class IdentityAuditTrail {
+
+	public enum Action { CREATE, UPDATE, DEACTIVATE, REACTIVATE, DOCUMENT_ADDED, DOCUMENT_REMOVED }
+
+	public static final class Entry {
+		private final String uinHash;
+		private final Action action;
+		private final String operatorId;
+		private final String reason;
+		private final Instant at;
+
+		Entry(String uinHash, Action action, String operatorId, String reason, Instant at) {
+			this.uinHash = Objects.requireNonNull(uinHash, "uinHash");
+			this.action = Objects.requireNonNull(action, "action");
+			this.operatorId = Objects.requireNonNull(operatorId, "operatorId");
+			this.reason = reason == null ? "" : reason;
+			this.at = Objects.requireNonNull(at, "at");
+		}
+
+		public String uinHash() { return uinHash; }
+		public Action action() { return action; }
+		public String operatorId() { return operatorId; }
+		public String reason() { return reason; }
+		public Instant at() { return at; }
+	}
+
+	private final List<Entry> entries = new ArrayList<>();
+
+	public synchronized void record(String uinHash, Action action, String operatorId, String reason) {
+		entries.add(new Entry(uinHash, action, operatorId, reason, Instant.now()));
+	}
+
+	public synchronized List<Entry> of(String uinHash) {
+		List<Entry> out = new ArrayList<>();
+		for (Entry e : entries) {
+			if (e.uinHash().equals(uinHash)) {
+				out.add(e);
+			}
+		}
+		return Collections.unmodifiableList(out);
+	}
+
+	public synchronized int size() {
+		return entries.size();
+	}
+}
+`

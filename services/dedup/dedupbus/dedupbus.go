@@ -1,0 +1,75 @@
+// Package dedupbus connects the dedup detector to the bus: the subjects
+// it reads (per project, so instances can split the projects), the
+// detector rebuilt from the stream at start, the live consumer, and the
+// findings published signed as urn:dpihub:hub:dedup.
+package dedupbus
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/events/subject"
+	"github.com/dpihub/dpihub/services/dedup"
+)
+
+// Subjects are what the detector reads about projects (none: every
+// project): fork snapshots, published fixes, submitted proposals, and its
+// own findings.
+func Subjects(projects []string) []string {
+	if len(projects) == 0 {
+		projects = []string{""}
+	}
+	var out []string
+	for _, p := range projects {
+		out = append(out,
+			subject.Filter("", "fork", "snapshot", p),
+			subject.Filter("", "fix", "published", p),
+			subject.Filter("", "proposal", "submitted", p),
+			subject.Filter(events.HubCountry, "", "duplicate.detected", p))
+	}
+	return out
+}
+
+// Input turns a verified event and its message into the detector's input.
+func Input(e event.Event, m bus.Message) (dedup.Input, error) {
+	src, err := events.ParseSource(e.Source())
+	if err != nil {
+		return dedup.Input{}, err
+	}
+	p, err := events.Decode(e)
+	if err != nil {
+		return dedup.Input{}, err
+	}
+	if v := reflect.ValueOf(p); v.Kind() == reflect.Pointer {
+		p = v.Elem().Interface().(events.Payload)
+	}
+	return dedup.Input{Source: src, Project: e.Subject(), EventID: e.ID(), Stored: m.Time, Payload: p}, nil
+}
+
+// Publisher publishes findings with the hub's key.
+type Publisher struct{ p *bus.Publisher }
+
+// NewPublisher returns a Publisher signing with signer, a key of the
+// trust list's country "hub".
+func NewPublisher(b *bus.Bus, signer *sign.Signer) (*Publisher, error) {
+	if signer.Country() != events.HubCountry {
+		return nil, fmt.Errorf("dedup: findings are signed with a hub key, not %s's (%s)", signer.Country(), signer.KeyID())
+	}
+	return &Publisher{p: b.Publisher(signer)}, nil
+}
+
+// Publish publishes a finding as its *.duplicate.detected event.
+func (p *Publisher) Publish(ctx context.Context, f dedup.Finding) error {
+	e, err := events.New(events.Source{Country: events.HubCountry, Service: events.ServiceDedup}, f.Project, f.Payload, events.WithID(f.ID))
+	if err != nil {
+		return err
+	}
+	_, err = p.p.Publish(ctx, e)
+	return err
+}
