@@ -30,6 +30,7 @@ type ForkSnapshot struct {
 	Ahead          int       `json:"ahead"`
 	Behind         int       `json:"behind"`
 	PatchIDs       []string  `json:"patch_ids"`                 // stable patch-ids of fork-only commits
+	Commits        []string  `json:"commits,omitempty"`         // the commit of each patch-id, in the same order
 	MinHash        []uint32  `json:"minhash,omitempty"`         // MinHash signature of the fork-only changed lines
 	MinHashVersion int       `json:"minhash_version,omitempty"` // events/minhash.Version that made MinHash; other versions do not compare
 	Files          []string  `json:"files,omitempty"`           // files changed by fork-only commits

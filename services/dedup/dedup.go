@@ -61,8 +61,11 @@ type Fork struct {
 	Head     string   `json:"head"`
 	PatchIDs []string `json:"patch_ids"` // sorted
 	Files    []string `json:"files,omitempty"`
-	sig      minhash.Signature
-	signed   bool // false: no changes of its own, no fingerprint
+	// Commits maps a patch-id to the fork's commit that has it, where the
+	// snapshot said.
+	Commits map[string]string `json:"commits,omitempty"`
+	sig     minhash.Signature
+	signed  bool // false: no changes of its own, no fingerprint
 }
 
 func (f *Fork) key() string { return f.Country + "/" + f.Branch }
@@ -73,6 +76,9 @@ func (f *Fork) key() string { return f.Country + "/" + f.Branch }
 type Candidate struct {
 	PatchID string   `json:"patch_id"`
 	Forks   []string `json:"forks"` // country/branch, sorted
+	// Commits are the commits that carry it, by fork, where the
+	// snapshots said: what to cherry-pick or export (dpihub fix export).
+	Commits map[string]string `json:"commits,omitempty"`
 	// Countries is how many countries carry it: the rank.
 	Countries int `json:"countries"`
 }
@@ -173,6 +179,12 @@ func fork(in Input, p events.ForkSnapshot) (*Fork, error) {
 	ids := slices.Clone(p.PatchIDs)
 	sort.Strings(ids)
 	f := &Fork{Country: in.Source.Country, Branch: p.Branch, Head: p.Head, PatchIDs: slices.Compact(ids), Files: p.Files}
+	if len(p.Commits) == len(p.PatchIDs) {
+		f.Commits = make(map[string]string, len(p.Commits))
+		for i, id := range p.PatchIDs {
+			f.Commits[id] = p.Commits[i]
+		}
+	}
 	if len(p.MinHash) == 0 && p.MinHashVersion == 0 {
 		return f, nil
 	}
@@ -387,9 +399,19 @@ func (d *Detector) Report(p string) Report {
 		}
 	}
 	for id, cs := range carriers {
-		if len(cs) >= 2 {
-			r.Candidates = append(r.Candidates, Candidate{PatchID: id, Forks: forksOf[id], Countries: len(cs)})
+		if len(cs) < 2 {
+			continue
 		}
+		c := Candidate{PatchID: id, Forks: forksOf[id], Countries: len(cs)}
+		for _, k := range c.Forks {
+			if commit := pr.forks[k].Commits[id]; commit != "" {
+				if c.Commits == nil {
+					c.Commits = map[string]string{}
+				}
+				c.Commits[k] = commit
+			}
+		}
+		r.Candidates = append(r.Candidates, c)
 	}
 	sort.Slice(r.Candidates, func(i, j int) bool {
 		a, b := r.Candidates[i], r.Candidates[j]
@@ -416,7 +438,7 @@ func (d *Detector) Digest() string {
 		w("project", name)
 		for _, k := range sortedKeys(pr.forks) {
 			f := pr.forks[k]
-			w("fork", k, f.Head, strings.Join(f.PatchIDs, ","), strings.Join(f.Files, ","), fmt.Sprint(f.sig.Values()))
+			w("fork", k, f.Head, strings.Join(f.PatchIDs, ","), strings.Join(f.Files, ","), fmt.Sprint(f.sig.Values()), fmt.Sprint(f.Commits))
 		}
 		for _, k := range sortedKeys(pr.fixes) {
 			w("fix", k, fmt.Sprint(pr.fixes[k].sig.Values()))

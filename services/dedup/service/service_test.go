@@ -159,7 +159,12 @@ func (w *world) findings(t *testing.T) []events.ForkDuplicateDetected {
 func TestForksAcrossThreeCountriesAreFoundFromRealGitAndTheReplayedIndexEqualsTheLiveOne(t *testing.T) {
 	w := newWorld(t)
 	s := w.start(t)
-	for cc, f := range forks(t) {
+	fs0 := forks(t)
+	forkDirs := map[string]string{}
+	for cc, f := range fs0 {
+		forkDirs[cc] = f.Dir
+	}
+	for cc, f := range fs0 {
 		snap, err := gitfork.Snapshot(context.Background(), f)
 		if err != nil {
 			t.Fatal(err)
@@ -179,6 +184,14 @@ func TestForksAcrossThreeCountriesAreFoundFromRealGitAndTheReplayedIndexEqualsTh
 	r := s.Report(project)
 	if len(r.Clusters) != 1 || len(r.Candidates) != 2 || r.Candidates[0].Countries != 2 {
 		t.Fatalf("report %+v", r)
+	}
+	// Each candidate names the commit of each country that carries it.
+	for _, c := range r.Candidates {
+		for _, f := range []string{"ma/release-ma", "ph/release-ph"} {
+			if commit := c.Commits[f]; len(commit) != 40 || git(t, forkDirs[f[:2]], "cat-file", "-t", commit) != "commit" {
+				t.Fatalf("candidate %s: commits %v, want one of %s's", c.PatchID, c.Commits, f)
+			}
+		}
 	}
 	// Once the consumer has handled everything, its finding included, the
 	// live state is final; a new service rebuilds it from the stream.

@@ -450,9 +450,10 @@ func dedupReport(ctx context.Context, env Env, args []string) error {
 		Forks      int        `json:"forks"`
 		Clusters   [][]string `json:"clusters"`
 		Candidates []struct {
-			PatchID   string   `json:"patch_id"`
-			Forks     []string `json:"forks"`
-			Countries int      `json:"countries"`
+			PatchID   string            `json:"patch_id"`
+			Forks     []string          `json:"forks"`
+			Countries int               `json:"countries"`
+			Commits   map[string]string `json:"commits"`
 		} `json:"candidates"`
 	}
 	if err := getJSON(ctx, *api+"/api/v1/dedup/projects/"+url.PathEscape(*projectName), "", &r); err != nil {
@@ -474,6 +475,11 @@ func dedupReport(ctx context.Context, env Env, args []string) error {
 	}
 	for _, c := range r.Candidates {
 		fmt.Fprintf(w, "upstream candidate %s: carried by %d countries (%s)\n", c.PatchID, c.Countries, strings.Join(c.Forks, ", "))
+		for _, f := range c.Forks {
+			if commit := c.Commits[f]; commit != "" {
+				fmt.Fprintf(w, "  %s: commit %s\n", f, commit)
+			}
+		}
 	}
 	return nil
 }

@@ -301,7 +301,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	report := dsvc.Report(project)
 	for _, c := range report.Candidates {
-		out.f("  upstream candidate: change %.12s carried by %d countries (%s): propose it upstream once\n", c.PatchID, c.Countries, strings.Join(c.Forks, ", "))
+		var commits []string
+		for _, f := range c.Forks {
+			commits = append(commits, fmt.Sprintf("%s as %.12s", f, c.Commits[f]))
+		}
+		out.f("  upstream candidate: change %.12s carried by %d countries (%s): propose it upstream once\n", c.PatchID, c.Countries, strings.Join(commits, ", "))
 	}
 	res.Duplicates, res.Candidates = count(events.TypeForkDuplicateDetected), len(report.Candidates)
 

@@ -119,6 +119,9 @@ func snapshot(ctx context.Context, f node.Fork, o snapshotOptions) (events.ForkS
 		snap.PatchIDs = append(snap.PatchIDs, id)
 	}
 	sort.Strings(snap.PatchIDs)
+	for _, id := range snap.PatchIDs {
+		snap.Commits = append(snap.Commits, fp.PatchIDs[id])
+	}
 	// The signature of no shingles would make every two forks without
 	// changed lines look identical: such a fork has none.
 	if len(fp.Shingles) > 0 {
