@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -104,16 +105,30 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	h.Metrics = m
 
 	h.dataDir = cfg.DataDir
-	if h.Auth, h.AuthCreated, err = openAuthority(cfg.DataDir, cfg.Logger); err != nil {
+	if err := ErrDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	srv, err := embedded.Start(embedded.Config{
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lockData(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	// Released last, once the server has stopped writing.
+	h.stops = append(h.stops, func(context.Context) { unlock() })
+	if h.Auth, h.AuthCreated, err = openAuthority(cfg.DataDir, cfg.Logger); err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	srv, err := embedded.Start(ctx, embedded.Config{
 		ServerName: cfg.ServerName, DataDir: cfg.DataDir,
 		Host: cfg.NATSHost, Port: cfg.NATSPort, Logger: cfg.Logger,
 		MaxPayload: max(embedded.DefaultMaxPayload, bus.DLQMaxMsgSize(cfg.MaxMsgSize)),
 		Authority:  h.Auth, TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey,
 	})
 	if err != nil {
+		h.Close(ctx)
 		return nil, err
 	}
 	h.Server = srv
@@ -189,6 +204,16 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	return h, nil
 }
 
+// ErrDataDir says why dir cannot be a data directory: it names something
+// that is not a directory. A directory, or nothing yet, is fine (nil).
+func ErrDataDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is a file, not a directory", dir)
+	}
+	return nil
+}
+
 // Started tells /healthz that the services of a hub started with
 // Config.Starting run.
 func (h *Hub) Started() { h.starting.Store(false) }
@@ -235,7 +260,9 @@ func (h *Hub) Close(ctx context.Context) {
 		h.stops[i](ctx)
 	}
 	h.stops = nil
-	h.log.Info("hub stopped")
+	if h.Server != nil {
+		h.log.Info("hub stopped")
+	}
 }
 
 // NATSURL is the URL clients such as the nats CLI or `dpihub tail` use.

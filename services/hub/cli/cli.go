@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -46,6 +47,7 @@ func init() {
 		"proposal":  {"proposal submit|endorse|object|comment|withdraw|list|show: roadmap proposals under their project's rules", proposalCmd},
 		"subscribe": {"subscribe webhook|list|rm: a maintainer's webhooks for a project's proposals", subscribeCmd},
 		"dedup":     {"dedup scan|report: forks and fixes that duplicate each other; what to upstream", dedupCmd},
+		"version":   {"print the module version and the VCS revision and time this binary was built from", version},
 	}
 }
 
@@ -61,11 +63,13 @@ func Main(ctx context.Context, env Env, args []string) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(env.Stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		// Asked for: the answer, on stdout.
+		usage(env.Stdout)
 		return 0
 	}
 	c, ok := commands[args[0]]
@@ -115,23 +119,38 @@ func flags(env Env, name string) *flag.FlagSet {
 }
 
 // parse parses args, then fills every flag not given on the command line
-// from DPIHUB_<FLAG> (upper case, dashes as underscores). Help asked for
-// (-h) goes to stdout; a flag it does not know is a usage error, on
-// stderr.
+// from DPIHUB_<FLAG> (upper case, dashes as underscores). Flags may follow
+// positional arguments (fix assess PATCH --repo DIR): they are parsed, never
+// left among the arguments; after "--" everything is an argument. fs.Args()
+// is then the positional arguments. Help asked for (-h) goes to stdout; a
+// flag it does not know is a usage error: one line on stderr.
 func parse(fs *flag.FlagSet, env Env, args []string) error {
 	out := fs.Output()
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(env.Stdout)
-			fs.Usage()
-			return errHelp
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(out)
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(env.Stdout)
+				fs.Usage()
+				return errHelp
+			}
+			fmt.Fprintf(out, "%s: %v (see %s -h)\n", fs.Name(), err, fs.Name())
+			return errUsage
 		}
-		fs.SetOutput(out)
-		fmt.Fprintln(out, err)
-		fs.Usage()
-		return errUsage
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := args[:len(args)-len(rest)]; len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
+	// Leaves fs.Args() as the positional arguments, flags set as parsed.
+	_ = fs.Parse(append([]string{"--"}, positional...))
 	fs.SetOutput(out)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -151,10 +170,11 @@ func parse(fs *flag.FlagSet, env Env, args []string) error {
 }
 
 // noArgs refuses the arguments left after the flags, for a command that
-// takes none.
+// takes none: a usage error, one line on stderr.
 func noArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (see %s -h)", fs.Args(), fs.Name())
+		fmt.Fprintf(fs.Output(), "%s: unexpected arguments %q (see %s -h)\n", fs.Name(), fs.Args(), fs.Name())
+		return errUsage
 	}
 	return nil
 }
@@ -170,4 +190,37 @@ func logger(env Env, level string) (*zap.Logger, error) {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(env.Stderr), lvl)
 	return zap.New(core), nil
+}
+
+// version prints "dpihub <module version> <vcs.revision> <vcs.time>" from
+// the build information; a piece the build did not record is "(devel)"
+// (go run, go test, a build outside version control).
+func version(_ context.Context, env Env, args []string) error {
+	fs := flags(env, "version")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, versionLine())
+	return nil
+}
+
+func versionLine() string {
+	v, rev, at := "(devel)", "(devel)", "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && s.Value != "":
+				rev = s.Value
+			case s.Key == "vcs.time" && s.Value != "":
+				at = s.Value
+			}
+		}
+	}
+	return fmt.Sprintf("dpihub %s %s %s", v, rev, at)
 }

@@ -152,7 +152,7 @@ func TestCredsRefusesWhatItDoesNotUnderstand(t *testing.T) {
 		{"a country that is no code", []string{"creds", "issue", "--data", data, "--country", "Morocco"}, 1, "alpha-2"},
 		{"a service that would own a node's consumer", []string{"creds", "issue", "--data", data, "--service", "node-ma"}, 1, "node-"},
 		{"an unknown flag", []string{"creds", "issue", "--data", data, "--admin", "--root"}, 2, "-root"},
-		{"an argument it does not take", []string{"creds", "issue", "--data", data, "--admin", "extra"}, 1, "unexpected arguments"},
+		{"an argument it does not take", []string{"creds", "issue", "--data", data, "--admin", "extra"}, 2, "unexpected arguments"},
 		{"a directory without an authority", []string{"creds", "issue", "--data", t.TempDir(), "--admin"}, 1, "no NATS authority"},
 		{"an unknown subcommand", []string{"creds", "revoke"}, 2, "unknown subcommand"},
 		{"a context it does not write", []string{"creds", "context", "--data", data, "--name", "root"}, 1, "dpihub-admin or dpihub-observer"},

@@ -278,7 +278,7 @@ func TestDedupRefusesWhatItCannotScan(t *testing.T) {
 		{"a branch given twice is refused", []string{"scan", "--repo", repo, "--upstream", "main", "ma", "ma"}, 1, "branch ma is given twice"},
 		{"a threshold above 1 is refused", []string{"scan", "--repo", repo, "--upstream", "main", "--threshold", "2", "ma", "ph"}, 1, "--threshold 2"},
 		{"the repository is required", []string{"scan", "--upstream", "main", "ma", "ph"}, 1, "--repo is required"},
-		{"an unknown flag is a usage error", []string{"scan", "--frob", "--repo", repo, "--upstream", "main", "ma", "ph"}, 2, "usage: dpihub dedup scan"},
+		{"an unknown flag is a usage error", []string{"scan", "--frob", "--repo", repo, "--upstream", "main", "ma", "ph"}, 2, "dpihub dedup scan: flag provided but not defined: -frob"},
 		{"--mbox without --candidates is a usage error", []string{"scan", "--mbox", empty, "--repo", repo, "--upstream", "main", "ma", "ph"}, 2, "--mbox needs --candidates"},
 		{"report needs a project", []string{"report"}, 1, "--project is required"},
 		{"report asks a hub that answers", []string{"report", "--project", "x", "--api", "http://127.0.0.1:1"}, 1, "is dpihub serve running"},

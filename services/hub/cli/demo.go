@@ -14,6 +14,9 @@ func demoCmd(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	_, err := demo.Run(ctx, demo.Config{Out: env.Stdout, HTTPAddr: *httpAddr, NATSPort: *natsPort, Exit: *exit})
 	return err
 }

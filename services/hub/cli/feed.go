@@ -25,6 +25,9 @@ func feedCmd(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, env, args[1:]); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *trustPath == "" || *db == "" {
 		return errors.New("--trust and --db are required")
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,6 +39,11 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	}
 	commits, err := revList(ctx, *repo, fs.Arg(0))
 	if err != nil {
+		return err
+	}
+	named := false
+	fs.Visit(func(f *flag.Flag) { named = named || f.Name == "upstream-ref" })
+	if *upstreamRef, err = findUpstream(ctx, *repo, *upstreamRef, named); err != nil {
 		return err
 	}
 	signer, err := sign.ReadSigner(*keyPath)
@@ -79,6 +85,47 @@ func fixPublish(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
+// upstreamRefs are tried, in order, when the default upstream ref
+// (origin/HEAD, which a clone has but a fork set up by hand often lacks)
+// is not in the repository.
+var upstreamRefs = []string{"origin/main", "origin/master", "upstream/main", "upstream/master", "upstream/HEAD"}
+
+// findUpstream returns ref if it names a commit in repo. A ref the
+// operator named must exist; in place of the default, the first of
+// upstreamRefs that exists is taken.
+func findUpstream(ctx context.Context, repo, ref string, named bool) (string, error) {
+	exists := func(r string) bool {
+		return exec.CommandContext(ctx, "git", "-C", repo, "rev-parse", "--verify", "--quiet", "--end-of-options", r+"^{commit}").Run() == nil
+	}
+	if exists(ref) {
+		return ref, nil
+	}
+	if named {
+		return "", fmt.Errorf("--upstream-ref %s is not a commit in %s", ref, repo)
+	}
+	tried := []string{ref}
+	for _, r := range upstreamRefs {
+		if exists(r) {
+			return r, nil
+		}
+		tried = append(tried, r)
+	}
+	return "", fmt.Errorf("no upstream ref in %s: name the upstream with --upstream-ref (tried: %s)", repo, strings.Join(tried, ", "))
+}
+
+// exportKey is the node's key of the fix the operator named: the fix id
+// the feed shows (ma-0123456789ab, which starts with the country that
+// published it) or the node's own <country>:<fix-id>.
+func exportKey(id string) string {
+	if strings.Contains(id, ":") {
+		return id
+	}
+	if cc, _, ok := strings.Cut(id, "-"); ok && cc != "" {
+		return node.FixKey(cc, id)
+	}
+	return id
+}
+
 // revList resolves a commit or a range to commits, oldest first, without
 // merges.
 func revList(ctx context.Context, repo, rev string) ([]string, error) {
@@ -105,12 +152,12 @@ func fixExport(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(env.Stderr, "usage: dpihub fix export --node URL <country>:<fix-id> > fix.mbox && git am fix.mbox")
+		fmt.Fprintln(env.Stderr, "usage: dpihub fix export --node URL FIX-ID (as the feed shows it, or <country>:<fix-id>) > fix.mbox && git am fix.mbox")
 		return errUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(*nodeURL, "/")+"/api/v1/fixes/"+url.PathEscape(fs.Arg(0))+"/mbox", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(*nodeURL, "/")+"/api/v1/fixes/"+url.PathEscape(exportKey(fs.Arg(0)))+"/mbox", nil)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/dpihub/dpihub/events/sign"
 )
@@ -24,8 +27,30 @@ func keys(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, env, args[1:]); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *country == "" {
 		return errors.New("--country is required, e.g. --country ma")
+	}
+	if err := checkCountry(*country); err != nil {
+		return err
+	}
+	if *validFor < 0 {
+		return fmt.Errorf("--valid-for %v is negative: give a duration from now, or 0 for no end", *validFor)
+	}
+	if *trust == "" {
+		*trust = filepath.Join(*dir, "trust.json")
+	}
+	// Everything is checked before the private key is written: a failed
+	// run leaves no key that no trust list knows.
+	tl := &sign.TrustList{}
+	if _, err := os.Stat(*trust); err == nil {
+		if tl, err = sign.LoadTrustList(*trust); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--trust: %w", err)
 	}
 	k, err := sign.GenerateKey(*country)
 	if err != nil {
@@ -38,15 +63,6 @@ func keys(ctx context.Context, env Env, args []string) error {
 	if err := sign.WritePrivateKey(keyPath, k); err != nil {
 		return err
 	}
-	if *trust == "" {
-		*trust = filepath.Join(*dir, "trust.json")
-	}
-	tl := &sign.TrustList{}
-	if _, err := os.Stat(*trust); err == nil {
-		if tl, err = sign.LoadTrustList(*trust); err != nil {
-			return err
-		}
-	}
 	now := time.Now().UTC().Truncate(time.Second)
 	var notAfter time.Time
 	if *validFor > 0 {
@@ -54,8 +70,25 @@ func keys(ctx context.Context, env Env, args []string) error {
 	}
 	tl.Add(sign.Trusted(k, now.Add(-time.Minute), notAfter))
 	if err := tl.WriteFile(*trust); err != nil {
+		_ = os.Remove(keyPath)
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "key %s\n  private key: %s (keep it secret)\n  trust list:  %s\n", k.KeyID, keyPath, *trust)
 	return nil
+}
+
+// checkCountry accepts the hub's pseudo-country "hub" and the lower-case
+// ISO 3166-1 alpha-2 code of a country, as x/text/language keeps the list
+// (CLDR): codes that are not assigned (xx), name no country (zz, eu) or
+// were replaced (uk: gb, dd: de) are refused.
+func checkCountry(cc string) error {
+	if cc == "hub" {
+		return nil
+	}
+	if len(cc) == 2 && cc == strings.ToLower(cc) {
+		if r, err := language.ParseRegion(cc); err == nil && r.IsCountry() && strings.EqualFold(r.Canonicalize().String(), cc) {
+			return nil
+		}
+	}
+	return fmt.Errorf("--country %q is not the lower-case ISO 3166-1 alpha-2 code of a country (e.g. ma, ph, lk, ke) or hub", cc)
 }

@@ -55,6 +55,9 @@ func fixAssess(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *patchPath == "" {
 		return fmt.Errorf("--patch is required")
 	}

@@ -41,6 +41,15 @@ func publish(ctx context.Context, env Env, args []string) error {
 	if err := dec.Decode(p); err != nil {
 		return fmt.Errorf("payload %s is not a %s: %w", fs.Arg(0), spec.Type, err)
 	}
+	// One payload per event: a second value after it is a mistake, not
+	// something to drop.
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		if err == nil {
+			return fmt.Errorf("payload %s has data after its JSON object: %.40s", fs.Arg(0), extra)
+		}
+		return fmt.Errorf("payload %s has data after its JSON object: %w", fs.Arg(0), err)
+	}
 	signer, err := sign.ReadSigner(*keyPath)
 	if err != nil {
 		return err

@@ -62,6 +62,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if err := hub.ErrDataDir(*data); err != nil {
+		return fmt.Errorf("--data %w", err)
+	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--nats-tls-cert and --nats-tls-key go together")
 	}

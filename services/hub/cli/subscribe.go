@@ -27,6 +27,18 @@ func subscribeCmd(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, env, args[1:]); err != nil {
 		return err
 	}
+	// The arguments first: a mistake in them is told before any file is read.
+	switch args[0] {
+	case "webhook", "list":
+		if err := noArgs(fs); err != nil {
+			return err
+		}
+	case "rm":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(env.Stderr, "usage: dpihub subscribe rm [--api URL] --token-file FILE SUBSCRIPTION-ID")
+			return errUsage
+		}
+	}
 	token, err := readToken(*tokenFile)
 	if err != nil {
 		return err

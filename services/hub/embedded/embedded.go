@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -60,8 +61,12 @@ type Server struct {
 	*server.Server
 }
 
-// Start starts the server and waits until it accepts connections.
-func Start(cfg Config) (*Server, error) {
+// Start starts the server and waits until it accepts connections. A
+// failure to start (the port taken, a store it cannot open) ends the wait
+// at once and is the error, stated as its cause ("listen on
+// 127.0.0.1:4222: address already in use"); so does ctx ending, with
+// ctx's error.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ServerName == "" {
 		cfg.ServerName = "dpihub"
 	}
@@ -109,15 +114,65 @@ func Start(cfg Config) (*Server, error) {
 			"node state and replies cross the network in clear; give a certificate (--nats-tls-cert, --nats-tls-key)",
 			zap.String("host", cfg.Host), zap.Int("port", cfg.Port))
 	}
-	if cfg.Logger != nil {
-		ns.SetLoggerV2(zapLogger{cfg.Logger.Named("nats").Sugar()}, false, false, false)
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
 	}
-	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("embedded nats-server: not ready within 30s (is the port taken? see the log)")
+	// nats-server reports a failure to start only to its logger (Fatalf,
+	// which its own logger ends the process with): ours keeps the first.
+	fatal := make(chan error, 1)
+	ns.SetLoggerV2(zapLogger{l: log.Named("nats").Sugar(), fatal: fatal}, false, false, false)
+	started := make(chan struct{})
+	// Start returns once the client port listens, or has failed to.
+	go func() { defer close(started); ns.Start() }()
+	stop := func() { <-started; ns.Shutdown() }
+	select {
+	case <-ctx.Done():
+		// Start may be recovering a large store: shut down once it has
+		// returned (not in the middle of it), silently, without waiting.
+		ns.SetLoggerV2(zapLogger{l: zap.NewNop().Sugar(), fatal: make(chan error, 1)}, false, false, false)
+		go stop()
+		return nil, ctx.Err()
+	case err := <-fatal:
+		// Start returns right after a failure.
+		stop()
+		return nil, err
+	case <-started:
+	}
+	select {
+	case err := <-fatal:
+		stop()
+		return nil, err
+	default:
+	}
+	if !ns.ReadyForConnections(10 * time.Second) {
+		stop()
+		return nil, errors.New("embedded nats-server: not ready for connections within 10s after start (see the log)")
 	}
 	return &Server{ns}, nil
+}
+
+// startError states the cause of a nats-server Fatalf: for a port it cannot
+// listen on, the address and the system's reason.
+func startError(format string, v ...any) error {
+	for _, a := range v {
+		var op *net.OpError
+		if err, ok := a.(error); ok && errors.As(err, &op) && op.Op == "listen" {
+			cause := op.Err
+			var sys *os.SyscallError
+			if errors.As(cause, &sys) {
+				cause = sys.Err
+			}
+			addr := ""
+			if op.Addr != nil {
+				addr = op.Addr.String()
+			} else if len(v) > 0 {
+				addr = fmt.Sprint(v[0])
+			}
+			return fmt.Errorf("listen on %s: %w", addr, cause)
+		}
+	}
+	return fmt.Errorf("embedded nats-server: %s", fmt.Sprintf(format, v...))
 }
 
 // loopback reports whether host names this machine only.
@@ -153,11 +208,22 @@ func (s *Server) Shutdown(ctx context.Context) {
 }
 
 // zapLogger adapts zap to nats-server's Logger.
-type zapLogger struct{ l *zap.SugaredLogger }
+// fatal receives the first Fatalf as an error (startError); nats-server's
+// own logger would exit the process there.
+type zapLogger struct {
+	l     *zap.SugaredLogger
+	fatal chan<- error
+}
 
 func (z zapLogger) Noticef(format string, v ...any) { z.l.Infof(format, v...) }
 func (z zapLogger) Warnf(format string, v ...any)   { z.l.Warnf(format, v...) }
 func (z zapLogger) Errorf(format string, v ...any)  { z.l.Errorf(format, v...) }
-func (z zapLogger) Fatalf(format string, v ...any)  { z.l.Errorf("FATAL: "+format, v...) }
-func (z zapLogger) Debugf(format string, v ...any)  { z.l.Debugf(format, v...) }
-func (z zapLogger) Tracef(format string, v ...any)  { z.l.Debugf(format, v...) }
+func (z zapLogger) Fatalf(format string, v ...any) {
+	z.l.Errorf("FATAL: "+format, v...)
+	select {
+	case z.fatal <- startError(format, v...):
+	default:
+	}
+}
+func (z zapLogger) Debugf(format string, v ...any) { z.l.Debugf(format, v...) }
+func (z zapLogger) Tracef(format string, v ...any) { z.l.Debugf(format, v...) }

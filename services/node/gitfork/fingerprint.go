@@ -283,32 +283,7 @@ func readCommits(ctx context.Context, dir string, ids []string, onCommit func())
 
 // streamStdin is stream with stdin given to git.
 func streamStdin(ctx context.Context, dir string, stdin io.Reader, fn func(io.Reader) error, args ...string) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd := command(ctx, dir, args...)
-	cmd.Stdin = stdin
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("git %s: %w", args[0], err)
-	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("git %s: %w", args[0], err)
-	}
-	if ferr := fn(stdout); ferr != nil {
-		cancel()
-		_ = cmd.Wait()
-		return ferr
-	}
-	_, _ = io.Copy(io.Discard, stdout)
-	if err := cmd.Wait(); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &GitError{Args: args, Stderr: strings.TrimSpace(errb.String()), Err: err}
-	}
-	return nil
+	return streamWith(ctx, dir, stdin, fn, args...)
 }
 
 // changeReader takes `git log -p --format="commit %H"` output as it is

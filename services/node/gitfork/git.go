@@ -44,9 +44,15 @@ func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
 // stream runs git in dir and hands its standard output to fn; git is
 // stopped when fn returns early.
 func stream(ctx context.Context, dir string, fn func(io.Reader) error, args ...string) error {
+	return streamWith(ctx, dir, nil, fn, args...)
+}
+
+// streamWith is stream with stdin (nil: none) given to git.
+func streamWith(ctx context.Context, dir string, stdin io.Reader, fn func(io.Reader) error, args ...string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := command(ctx, dir, args...)
+	cmd.Stdin = stdin
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("git %s: %w", args[0], err)
