@@ -4,6 +4,7 @@ package bustest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,4 +239,21 @@ func Python(t testing.TB) string {
 	}
 	t.Fatal("the example verifier needs python3 with the cryptography package: apt-get install python3-cryptography (make test installs it as root)")
 	return ""
+}
+
+// DeadLettersOf waits, up to d, until consumer has dead-lettered n
+// messages, and returns them in order; it fails the test otherwise.
+func DeadLettersOf(t testing.TB, js jetstream.JetStream, consumer string, n int, d time.Duration) []bus.DeadLetter {
+	t.Helper()
+	var mine []bus.DeadLetter
+	Eventually(t, d, fmt.Sprintf("%d dead letters from %s", n, consumer), func() bool {
+		mine = mine[:0]
+		for _, dl := range DeadLetters(t, js) {
+			if dl.Consumer == consumer {
+				mine = append(mine, dl)
+			}
+		}
+		return len(mine) >= n
+	})
+	return mine
 }

@@ -225,23 +225,12 @@ func TestABadFingerprintIsDeadLetteredWithItsReason(t *testing.T) {
 	short.MinHashVersion = 1
 	short.MinHash = short.MinHash[:8]
 	w.publish(t, "ph", short)
-	bustest.Eventually(t, 10*time.Second, "two dead letters from the dedup service", func() bool {
-		n := 0
-		for _, dl := range bustest.DeadLetters(t, w.b.JetStream()) {
-			if dl.Consumer == "dedup" {
-				n++
-			}
-		}
-		return n == 2
-	})
 	var details []string
-	for _, dl := range bustest.DeadLetters(t, w.b.JetStream()) {
-		if dl.Consumer == "dedup" {
-			if dl.Reason != bus.ReasonHandlerRejected {
-				t.Errorf("reason %s", dl.Reason)
-			}
-			details = append(details, dl.Detail)
+	for _, dl := range bustest.DeadLettersOf(t, w.b.JetStream(), "dedup", 2, 10*time.Second) {
+		if dl.Reason != bus.ReasonHandlerRejected {
+			t.Errorf("reason %s", dl.Reason)
 		}
+		details = append(details, dl.Detail)
 	}
 	if !strings.Contains(details[0], "minhash version 99") || !strings.Contains(details[1], "8") {
 		t.Fatalf("details %q", details)

@@ -134,23 +134,12 @@ func TestAnEventThatBreaksTheRulesIsDeadLetteredWithItsReason(t *testing.T) {
 	w.publish(t, "lk", events.ProposalSubmitted{ProposalID: "lk-prop-0002", Title: "t", Body: "b"})
 	w.publish(t, "lk", events.ProposalStatusChanged{ProposalID: "lk-prop-0002", From: events.ProposalOpen, To: events.ProposalWithdrawn})
 	w.publish(t, "ma", events.ProposalEndorsed{ProposalID: "lk-prop-0002"}) // after the withdrawal
-	bustest.Eventually(t, 5*time.Second, "two dead letters from the proposals service", func() bool {
-		n := 0
-		for _, dl := range bustest.DeadLetters(t, w.b.JetStream()) {
-			if dl.Consumer == "proposals" {
-				n++
-			}
-		}
-		return n == 2
-	})
 	var details []string
-	for _, dl := range bustest.DeadLetters(t, w.b.JetStream()) {
-		if dl.Consumer == "proposals" {
-			if dl.Reason != bus.ReasonHandlerRejected {
-				t.Errorf("reason %s, want %s", dl.Reason, bus.ReasonHandlerRejected)
-			}
-			details = append(details, dl.Detail)
+	for _, dl := range bustest.DeadLettersOf(t, w.b.JetStream(), "proposals", 2, 5*time.Second) {
+		if dl.Reason != bus.ReasonHandlerRejected {
+			t.Errorf("reason %s, want %s", dl.Reason, bus.ReasonHandlerRejected)
 		}
+		details = append(details, dl.Detail)
 	}
 	if !strings.Contains(details[0], "never submitted") || !strings.Contains(details[1], "withdrawn") {
 		t.Fatalf("details %q", details)
