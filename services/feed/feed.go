@@ -44,7 +44,7 @@ const HowAdopted = "adopted"
 // source only, and two countries may send the same id.
 type Event struct {
 	ID      string          `json:"id"`
-	Seq     uint64          `json:"seq"` // stream sequence in DPI
+	Seq     uint64          `json:"seq"` // stream sequence in DPI, plus the Epoch's Base once DPI was made again
 	Type    string          `json:"type"`
 	Source  string          `json:"source"`
 	Country string          `json:"country"`
@@ -356,4 +356,17 @@ type Store interface {
 	// replays built the same state.
 	Digest(ctx context.Context) (string, error)
 	Close() error
+}
+
+// Epoch says which incarnation of stream DPI a store's sequences come
+// from. A stream that is deleted and made again starts its sequences
+// over at 1, while the store keeps what it had: events of the new stream
+// are stored at Base + their stream sequence, so that a store's
+// sequences (Event.Seq, the order of its pages, the SSE ids) only ever
+// grow. Base is 0 for the stream a store first read.
+type Epoch struct {
+	// Created is when the stream was made (JetStream's StreamInfo.Created).
+	Created time.Time
+	// Base is added to this stream's sequences to make a store's.
+	Base uint64
 }

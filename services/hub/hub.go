@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,9 @@ type Hub struct {
 	root    atomic.Pointer[http.Handler]
 	// trust is the trust list the hub publishes at /trust.json, as JSON.
 	trust atomic.Pointer[[]byte]
+	// checks are the services' health checks (AddHealthCheck).
+	checksMu sync.Mutex
+	checks   []HealthCheck
 	// starting is true until Started, with Config.Starting.
 	starting atomic.Bool
 	// stops run in reverse order on Close: services first, then the
@@ -249,6 +253,22 @@ func (h *Hub) trustList(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(*b)
 }
 
+// HealthCheck is a service's word on its own health, which /healthz
+// reports: a feed that has fallen behind a re-created stream is degraded
+// until it has caught up.
+type HealthCheck struct {
+	Name  string
+	Check func() (ok bool, reason string)
+}
+
+// AddHealthCheck makes /healthz answer 503 "degraded", with the reason,
+// while c says its service is not ok.
+func (h *Hub) AddHealthCheck(c HealthCheck) {
+	h.checksMu.Lock()
+	defer h.checksMu.Unlock()
+	h.checks = append(h.checks, c)
+}
+
 // OnClose registers f to run first when the hub closes (services stop
 // their consumers here, before the connection drains).
 func (h *Hub) OnClose(f func(context.Context)) { h.stops = append(h.stops, f) }
@@ -295,6 +315,15 @@ func (h *Hub) healthz(w http.ResponseWriter, r *http.Request) {
 		status["status"], status["error"], code = "unavailable", err.Error(), http.StatusServiceUnavailable
 	} else {
 		status["events"] = s.CachedInfo().State.Msgs
+		h.checksMu.Lock()
+		checks := append([]HealthCheck(nil), h.checks...)
+		h.checksMu.Unlock()
+		for _, c := range checks {
+			if ok, reason := c.Check(); !ok {
+				status["status"], status["reason"], code = "degraded", c.Name+": "+reason, http.StatusServiceUnavailable
+				break
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

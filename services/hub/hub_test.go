@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,5 +49,34 @@ func TestHealthzSaysStartingUntilTheServicesRun(t *testing.T) {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		h.Close(sctx)
 		cancel()
+	}
+}
+
+// A service that says it is not ok makes /healthz 503 "degraded" with
+// its reason, until it says ok again.
+func TestHealthzSaysDegradedWhileAServiceIsBehind(t *testing.T) {
+	h, err := hub.Start(context.Background(), hub.Config{DataDir: t.TempDir(), NATSPort: -1, HTTPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h.Close(ctx)
+	})
+	var behind atomic.Bool
+	behind.Store(true)
+	h.AddHealthCheck(hub.HealthCheck{Name: "feed", Check: func() (bool, string) {
+		if behind.Load() {
+			return false, "stream-recreated: catching up"
+		}
+		return true, ""
+	}})
+	if code, status := healthz(t, h); code != http.StatusServiceUnavailable || status != "degraded" {
+		t.Fatalf("%d %q, want 503 degraded", code, status)
+	}
+	behind.Store(false)
+	if code, status := healthz(t, h); code != http.StatusOK || status != "ok" {
+		t.Fatalf("%d %q, want 200 ok once caught up", code, status)
 	}
 }

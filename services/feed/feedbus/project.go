@@ -3,15 +3,13 @@ package feedbus
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/dpihub/dpihub/events"
-	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/feed"
@@ -31,9 +29,23 @@ type Config struct {
 	// Registerer gets the propagation histograms (nil: not registered).
 	Registerer prometheus.Registerer
 	// AckWait is how long the server waits before it redelivers an event
-	// whose handler has not answered, e.g. after a crash (0: the bus
-	// default, 30s).
+	// that was not acknowledged, e.g. after a crash (0: 30s).
 	AckWait time.Duration
+	// BatchSize is the most events applied in one transaction (0: 256).
+	BatchSize int
+	// BatchWait is the longest the first event of a batch waits for
+	// others before the batch is applied (0: 20ms).
+	BatchWait time.Duration
+	// CheckEvery is how often the projector compares its position with
+	// the stream's, to notice a stale consumer (0: 1s).
+	CheckEvery time.Duration
+	// Applied, when set, is called with each batch once it is committed,
+	// in stream order (the feed's live streams hear of events so).
+	Applied func([]feed.Record)
+	// OnHealth, when set, is called on every change of Health.
+	OnHealth func(ok bool, reason string)
+	// Logger (nil: no logs).
+	Logger *zap.Logger
 }
 
 // Metrics are the projector's collectors.
@@ -43,6 +55,11 @@ type Metrics struct {
 	TimeToAssess *prometheus.HistogramVec
 	// TimeToAdopt is publication -> adoption of a fix, by adopting country.
 	TimeToAdopt *prometheus.HistogramVec
+	// Lag is how many stream sequences the store is behind the stream.
+	Lag prometheus.Gauge
+	// Resets counts the times the projector made its consumer again, by
+	// reason (Reset*).
+	Resets *prometheus.CounterVec
 }
 
 // NewMetrics creates the histograms and registers them with reg (nil: not
@@ -64,98 +81,24 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: buckets,
 		}, []string{"country"}),
 	}
-	if err := errors.Join(metrics.Register(reg, &m.TimeToAssess), metrics.Register(reg, &m.TimeToAdopt)); err != nil {
+	m.Lag = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dpihub_feed_lag_events",
+		Help: "Stream sequences the feed's store is behind stream DPI.",
+	})
+	m.Resets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dpihub_feed_resets_total",
+		Help: "Times the feed made its consumer again and re-read from its store's position, by reason.",
+	}, []string{"reason"})
+	if err := errors.Join(metrics.Register(reg, &m.TimeToAssess), metrics.Register(reg, &m.TimeToAdopt),
+		metrics.Register(reg, &m.Lag), metrics.Register(reg, &m.Resets)); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// Project starts the live projection of dpi.> into st: a durable consumer
-// (bus.Consume, so decode, Verify and Validate run first and refused
-// events are dead-lettered) whose handler applies each event with its
-// stream sequence and stored time. It returns once the consumer runs;
-// Stop ends it, as does cancelling ctx.
-func Project(ctx context.Context, b *bus.Bus, st feed.Store, cfg Config) (*bus.Consumer, error) {
-	if cfg.Verifier == nil {
-		return nil, errors.New("feed projection: a Verifier is required")
-	}
-	if cfg.Name == "" {
-		cfg.Name = DefaultName
-	}
-	m, err := NewMetrics(cfg.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("feed projection: %w", err)
-	}
-	start, err := resumePoint(ctx, b, st, cfg.Name)
-	if err != nil {
-		return nil, fmt.Errorf("feed projection: %w", err)
-	}
-	p := &projector{st: st, m: m}
-	c, err := b.Consume(ctx, bus.ConsumerConfig{
-		StartSeq: start,
-		Name:     cfg.Name,
-		Verifier: cfg.Verifier,
-		// The store is idempotent by event id; remembering ids in memory
-		// as well would only cost memory.
-		Dedupe:  storeDedupes{},
-		AckWait: cfg.AckWait,
-	}, p.handle)
-	if err != nil {
-		return nil, fmt.Errorf("feed projection: %w", err)
-	}
-	return c, nil
-}
-
-// resumePoint is where a new consumer named name starts: after the
-// store's last event. The store, not the consumer, says how far the
-// projection got: a consumer that acknowledged beyond it, or was made to
-// start beyond it (the database was replaced by an older copy), is
-// removed, to be made again from there; otherwise the events in between
-// would never reach the store.
-func resumePoint(ctx context.Context, b *bus.Bus, st feed.Store, name string) (uint64, error) {
-	last, err := st.LastSeq(ctx)
-	if err != nil {
-		return 0, err
-	}
-	js := b.JetStream()
-	c, err := js.Consumer(ctx, bus.Stream, name)
-	switch {
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-	case err != nil:
-		return 0, fmt.Errorf("consumer %s: %w", name, err)
-	case c.CachedInfo().AckFloor.Stream > last:
-		// (A consumer made to start at n has n-1 as its floor already.)
-		if err := js.DeleteConsumer(ctx, bus.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return 0, fmt.Errorf("consumer %s is past the store (seq %d > %d) and cannot be reset: %w", name, c.CachedInfo().AckFloor.Stream, last, err)
-		}
-	}
-	return last + 1, nil
-}
-
-// storeDedupes is a bus.Deduper that leaves de-duplication to the store.
-type storeDedupes struct{}
-
-func (storeDedupes) Seen(context.Context, string) (bool, error) { return false, nil }
-func (storeDedupes) Mark(context.Context, string) error         { return nil }
-
 type projector struct {
 	st feed.Store
 	m  *Metrics
-}
-
-func (p *projector) handle(ctx context.Context, e event.Event) error {
-	msg, ok := bus.MessageFrom(ctx)
-	if !ok || msg.StreamSeq == 0 {
-		return bus.Permanent(fmt.Errorf("event %s came without its stream sequence", e.ID()))
-	}
-	obs := p.before(ctx, e)
-	if err := p.st.Apply(ctx, e, msg.StreamSeq, msg.Time); err != nil {
-		return fmt.Errorf("apply event %s (seq %d): %w", e.ID(), msg.StreamSeq, err)
-	}
-	if obs != nil {
-		obs(ctx)
-	}
-	return nil
 }
 
 // before looks at the store before an event about a fix is applied and
@@ -163,7 +106,12 @@ func (p *projector) handle(ctx context.Context, e event.Event) error {
 // propagation time is recorded when the country's first assessment or
 // adoption (or, for those that came first, the fix itself) is applied,
 // and never for a replayed event.
-func (p *projector) before(ctx context.Context, e event.Event) func(context.Context) {
+//
+// Events of one batch are all looked at before the batch is applied, so
+// seen (per batch) keeps a country's second assessment, or a fix's
+// second publication, in the same batch from counting again; an
+// assessment whose fix comes later in the batch is counted by the fix.
+func (p *projector) before(ctx context.Context, e event.Event, seen map[string]bool) func(context.Context) {
 	pl, err := events.Decode(e)
 	if err != nil {
 		return nil
@@ -171,6 +119,9 @@ func (p *projector) before(ctx context.Context, e event.Event) func(context.Cont
 	country, _ := e.Extensions()[events.ExtCountry].(string)
 	switch pl := pl.(type) {
 	case *events.FixAssessed:
+		if once(seen, "assessed", pl.FixID, country) {
+			return nil
+		}
 		f, err := p.st.Fix(ctx, pl.FixID)
 		if err != nil || assessed(f, country) {
 			return nil
@@ -179,6 +130,9 @@ func (p *projector) before(ctx context.Context, e event.Event) func(context.Cont
 			p.m.TimeToAssess.WithLabelValues(country).Observe(seconds(e.Time().Sub(f.Published)))
 		}
 	case *events.FixAdopted:
+		if once(seen, "adopted", pl.FixID, country) {
+			return nil
+		}
 		f, err := p.st.Fix(ctx, pl.FixID)
 		if err != nil || adopted(f, country) {
 			return nil
@@ -187,6 +141,9 @@ func (p *projector) before(ctx context.Context, e event.Event) func(context.Cont
 			p.m.TimeToAdopt.WithLabelValues(country).Observe(seconds(e.Time().Sub(f.Published)))
 		}
 	case *events.FixPublished:
+		if once(seen, "published", pl.FixID, "") {
+			return nil
+		}
 		if _, err := p.st.Fix(ctx, pl.FixID); !errors.Is(err, feed.ErrNotFound) {
 			return nil
 		}
@@ -206,6 +163,16 @@ func (p *projector) before(ctx context.Context, e event.Event) func(context.Cont
 		}
 	}
 	return nil
+}
+
+// once reports whether (what, fix, country) was seen already, and marks it.
+func once(seen map[string]bool, what, fix, country string) bool {
+	k := what + "\x00" + fix + "\x00" + country
+	if seen[k] {
+		return true
+	}
+	seen[k] = true
+	return false
 }
 
 func assessed(f feed.Fix, country string) bool {

@@ -20,13 +20,6 @@ import (
 // the store can (see batcher).
 const RebuildBatch = 1000
 
-// batcher is a Store that applies many records in one transaction, such
-// as sqlite.Store: one commit per batch instead of per event is what
-// makes a rebuild fast.
-type batcher interface {
-	ApplyBatch(ctx context.Context, rs []feed.Record) error
-}
-
 // RebuildOption changes what Rebuild does.
 type RebuildOption func(*rebuildOptions)
 

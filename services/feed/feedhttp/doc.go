@@ -49,4 +49,22 @@
 // The live stream and the UI's live updates need a Broadcaster that the
 // projector calls after each applied event (WithBroadcaster); without
 // one the stream sends only heartbeats after its catch-up.
+//
+// The stream (stream.go): a notification wakes one fan-out per handler,
+// which reads what was applied since its last read once, encodes each
+// event once and hands it to every live stream whose filters match (a
+// full-text q costs one more read per distinct search, not per stream).
+// Each stream has a bounded buffer (WithStreamBuffer, default 256
+// events); a stream whose buffer is full is dropped, its connection
+// closed (a write blocked on a client that does not read fails at
+// once), and EventSource comes back with Last-Event-ID. A resume is
+// served from the store in pages of 200, oldest first, holding at most
+// two pages, however far back it starts; then the stream joins the
+// fan-out where its catch-up ended. A Last-Event-ID beyond the store's
+// last sequence (a database rebuilt or replaced) gets at once an
+// "event: reset" whose id and data ({"last_event_id":N}) are the store's
+// last sequence, then live events. At most WithMaxStreams streams
+// (default 256) are served at once; one more is a 503
+// application/problem+json with Retry-After. Streams flush at most every
+// 50 ms under a burst.
 package feedhttp

@@ -111,7 +111,7 @@ type page struct {
 // sse is one server-sent event.
 type sse struct {
 	ID    string
-	Event string // "" for a plain event, "gap" when events were skipped
+	Event string // "" for a plain event, "reset" when the id was beyond the store
 	Data  string
 }
 

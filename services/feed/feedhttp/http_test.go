@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -668,34 +667,6 @@ func TestStreamResumeFromZeroSendsEverythingInOrder(t *testing.T) {
 	for seq := 1; seq <= len(f.steps); seq++ { // more than one page of the catch-up
 		if e := next(t, evs, 5*time.Second); e.ID != strconv.Itoa(seq) {
 			t.Fatalf("id %s, want %d", e.ID, seq)
-		}
-	}
-}
-
-// A resume that would send more than the catch-up bound sends the newest
-// events and, first, a gap event naming the sequences it skipped: nothing
-// is dropped silently.
-func TestStreamResumeBeyondTheBoundNamesTheGap(t *testing.T) {
-	defer feedhttp.SetMaxCatchUp(3)()
-	f := newFixture(t, feedhttp.WithBroadcaster(feedhttp.NewBroadcaster()))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/stream", nil)
-	req.Header.Set("Last-Event-ID", "0")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	evs, _ := readSSE(res.Body)
-	n := len(f.steps)
-	gap := next(t, evs, 5*time.Second)
-	if want := fmt.Sprintf(`{"after_seq":0,"before_seq":%d}`, n-2); gap.Event != "gap" || gap.Data != want {
-		t.Fatalf("first event %+v, want a gap event %s", gap, want)
-	}
-	for seq := n - 2; seq <= n; seq++ {
-		if e := next(t, evs, 5*time.Second); e.ID != strconv.Itoa(seq) || e.Event != "" {
-			t.Fatalf("event %+v, want id %d", e, seq)
 		}
 	}
 }

@@ -18,6 +18,10 @@ type Metrics struct {
 	requests *prometheus.CounterVec   // route, code
 	seconds  *prometheus.HistogramVec // route
 	streams  prometheus.Gauge
+	// fanoutReads counts the stream fan-out's reads of the store: one
+	// per notification however many streams are open.
+	fanoutReads prometheus.Counter
+	dropped     prometheus.Counter // streams dropped for falling behind
 }
 
 // NewMetrics creates the handler's collectors and registers them with reg
@@ -31,6 +35,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		metrics.Register(reg, &m.requests),
 		metrics.Register(reg, &m.seconds),
 		metrics.Register(reg, &m.streams),
+		metrics.Register(reg, &m.fanoutReads),
+		metrics.Register(reg, &m.dropped),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("feed HTTP: %w", err)
@@ -50,6 +56,12 @@ func newMetrics() *Metrics {
 		}, []string{"route"}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dpihub_feed_sse_streams", Help: "Open server-sent event streams.",
+		}),
+		fanoutReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dpihub_feed_sse_fanout_reads_total", Help: "Reads of the store by the streams' fan-out: one per notification of applied events, shared by every stream.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dpihub_feed_sse_dropped_total", Help: "Streams dropped (connection closed) for falling behind; their clients resume with Last-Event-ID.",
 		}),
 	}
 }

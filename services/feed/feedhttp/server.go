@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,16 @@ func WithGovernance(g feed.Governance) Option { return func(s *server) { s.gov =
 // connections open through proxies (default 15s).
 func WithHeartbeat(d time.Duration) Option { return func(s *server) { s.heartbeat = d } }
 
+// WithMaxStreams sets how many streams (GET /api/v1/stream) the handler
+// serves at once (default DefaultMaxStreams); one more is answered 503
+// with Retry-After.
+func WithMaxStreams(n int) Option { return func(s *server) { s.maxStreams = n } }
+
+// WithStreamBuffer sets how many events a live stream may be behind
+// (default DefaultStreamBuffer): a stream further behind is dropped, its
+// connection closed, and its client resumes with Last-Event-ID.
+func WithStreamBuffer(n int) Option { return func(s *server) { s.streamBuffer = max(n, 1) } }
+
 type server struct {
 	st        feed.Store
 	log       *zap.Logger
@@ -63,17 +74,26 @@ type server struct {
 	metrics   *Metrics
 	gov       feed.Governance
 	now       func() time.Time
+
+	fan          *fanout // nil without a Broadcaster
+	maxStreams   int
+	streamBuffer int
+	openStreams  atomic.Int64
 }
 
 // New returns the feed's HTTP handler over st: API, Atom, CSV, SSE and
 // web UI.
 func New(st feed.Store, opts ...Option) http.Handler {
-	s := &server{st: st, log: zap.NewNop(), heartbeat: 15 * time.Second, now: time.Now}
+	s := &server{st: st, log: zap.NewNop(), heartbeat: 15 * time.Second, now: time.Now,
+		maxStreams: DefaultMaxStreams, streamBuffer: DefaultStreamBuffer}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.metrics == nil {
 		s.metrics = newMetrics()
+	}
+	if s.bc != nil {
+		s.fan = newFanout(st, s.bc, s.log, s.metrics)
 	}
 	s.pages = mustParsePages()
 	s.md = newMarkdown()
@@ -101,6 +121,10 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /api/v1/countries", s.apiCountries)
 	handle("GET /api/v1/projects", s.apiProjects)
 	handle("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if allowed(mux, r) {
+			methodNotAllowed(w, r)
+			return
+		}
 		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)))
 	})
 
@@ -118,8 +142,36 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /duplicates", s.uiDuplicates)
 	handle("GET /countries", s.uiCountries)
 	mux.Handle("GET /static/", staticHandler())
+	mux.HandleFunc("/static/", func(w http.ResponseWriter, r *http.Request) { methodNotAllowed(w, r) })
 	handle("/", s.uiNotFound)
 	return mux
+}
+
+// once refuses a filter given more than once: country=lk&country=ph
+// would otherwise be read as country=lk, silently half-read.
+func once(v url.Values, names ...string) error {
+	for _, n := range names {
+		if len(v[n]) > 1 {
+			return events.Errorf(events.ErrBadInput, "%s is given %d times: give it once (one value per filter)", n, len(v[n]))
+		}
+	}
+	return nil
+}
+
+// allowed reports whether r's path has a route for GET: then a request
+// with another method is answered 405, not 404. The mux's catch-alls
+// ("/", "/api/") do not count.
+func allowed(mux *http.ServeMux, r *http.Request) bool {
+	get := r.Clone(r.Context())
+	get.Method = http.MethodGet
+	_, pattern := mux.Handler(get)
+	return pattern != "" && pattern != "/" && pattern != "/api/" && pattern != "/static/"
+}
+
+// methodNotAllowed answers 405 with Allow, as a problem.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, problem.TypeInvalid, fmt.Sprintf("%s %s: this resource is read with GET", r.Method, r.URL.Path)))
 }
 
 // parseQuery reads the event filters of a request and checks them: this is
@@ -127,6 +179,9 @@ func New(st feed.Store, opts ...Option) http.Handler {
 // filters. Unknown parameters are ignored (a UI form may add its own); known
 // ones must be well formed. q and cursor are the store's to check.
 func parseQuery(v url.Values) (feed.Query, error) {
+	if err := once(v, "q", "country", "project", "type", "cursor", "limit", "since", "until", "sort"); err != nil {
+		return feed.Query{}, err
+	}
 	q := feed.Query{
 		Q:       strings.TrimSpace(v.Get("q")),
 		Country: strings.ToLower(strings.TrimSpace(v.Get("country"))),
@@ -251,6 +306,10 @@ func (s *server) apiEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
+	if err := once(r.URL.Query(), "project", "limit"); err != nil {
+		problem.Error(w, r, s.log, err)
+		return
+	}
 	project := r.URL.Query().Get("project")
 	if project != "" && !events.ValidProject(project) {
 		problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
@@ -303,6 +362,9 @@ func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
 // show.
 func (s *server) proposals(r *http.Request, now time.Time) ([]feed.Proposal, feed.ProposalOrder, error) {
 	v := r.URL.Query()
+	if err := once(v, "project", "sort"); err != nil {
+		return nil, "", err
+	}
 	project := strings.TrimSpace(v.Get("project"))
 	if project != "" && !events.ValidProject(project) {
 		return nil, "", events.Errorf(events.ErrBadInput, "project %q is not a project slug", project)

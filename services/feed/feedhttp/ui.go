@@ -37,6 +37,11 @@ func staticHandler() http.Handler {
 	}
 	fsrv := http.StripPrefix("/static/", http.FileServerFS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+			problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, "no static file "+r.URL.Path))
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		fsrv.ServeHTTP(w, r)
 	})
@@ -104,9 +109,25 @@ func (s *server) uiFail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *server) uiNotFound(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.URL.Path == "/" || allowedPage(r.URL.Path) {
+			methodNotAllowed(w, r)
+			return
+		}
+	}
 	s.render(w, r, http.StatusNotFound, "error", view{Title: "Not found", Data: errorData{
 		Status: http.StatusNotFound, Heading: "Nothing here", Detail: fmt.Sprintf("The feed has no page %s.", r.URL.Path),
 	}})
+}
+
+// allowedPage reports whether path is one of the UI's pages (read with
+// GET).
+func allowedPage(path string) bool {
+	switch path {
+	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes":
+		return true
+	}
+	return strings.HasPrefix(path, "/fixes/")
 }
 
 // option is one entry of a filter's select.

@@ -64,7 +64,7 @@ type Config struct {
 type Service struct {
 	store    *sqlite.Store
 	bc       *feedhttp.Broadcaster
-	cons     *bus.Consumer
+	cons     *feedbus.Projector
 	handler  http.Handler
 	srv      *http.Server
 	ln       net.Listener
@@ -138,10 +138,17 @@ func (s *Service) start(ctx context.Context, cfg Config) error {
 	if cfg.Consumer != "" {
 		name = cfg.Consumer
 	}
-	// The projector applies through the broadcaster, so that open streams
-	// and pages hear of each event once it is stored.
-	s.cons, err = feedbus.Project(ctx, cfg.Bus, s.bc.Wrap(st), feedbus.Config{
-		Name: name, Verifier: cfg.Verifier, Registerer: cfg.Registerer,
+	// The projector applies to the store itself (in batches, which a
+	// wrapper would hide) and tells the broadcaster of each batch once
+	// it is committed, so that open streams and pages hear of each event
+	// once a query can find it.
+	s.cons, err = feedbus.Project(ctx, cfg.Bus, st, feedbus.Config{
+		Name: name, Verifier: cfg.Verifier, Registerer: cfg.Registerer, Logger: s.log,
+		Applied: func(rs []feed.Record) {
+			for _, r := range rs {
+				s.bc.Publish(feedhttp.EventOf(r.Event, r.Seq))
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("feed: %w", err)
@@ -185,6 +192,23 @@ func (s *Service) Addr() string { return s.addr }
 
 // Store is the projection the service keeps.
 func (s *Service) Store() feed.Store { return s.store }
+
+// Health reports whether the feed is current: false, with the reason,
+// while the projector recovers from a stale consumer (its consumer or
+// stream DPI deleted or made again, events lost from the stream) until
+// it has caught up; false too before Start finished or after Close. A
+// /healthz can answer 503 with the reason then.
+func (s *Service) Health() (ok bool, reason string) {
+	if s == nil || s.cons == nil {
+		return false, "not running"
+	}
+	select {
+	case <-s.cons.Done():
+		return false, "the projector stopped"
+	default:
+	}
+	return s.cons.Health()
+}
 
 // Broadcaster is what the projector announces applied events to.
 func (s *Service) Broadcaster() *feedhttp.Broadcaster { return s.bc }

@@ -56,6 +56,10 @@ const batchSize = feedbus.RebuildBatch
 //	search           newest-first searches of rare, uncommon and the most common words
 //	rebuild          feedbus.Rebuild from a JetStream stream of the same events, signed,
 //	                 into a store made by Create, as dpihub feed rebuild does
+//	live             feedbus.Project (the live projector, group commit) from a JetStream
+//	                 stream of the same events into a store made by Open, as the feed runs
+//	latency-1000/s   publish-to-visible latency through nats-server and the live
+//	latency-full     projector, at 1,000 events/s and as fast as one publisher goes
 //
 // Each sub-benchmark does its whole sized work in one op. The events are
 // generated again, batch by batch and untimed, for each sub-benchmark
@@ -283,6 +287,9 @@ func BenchmarkFeed(b *testing.B) {
 			st.Close()
 		}
 	})
+	b.Run("live", func(b *testing.B) { benchLive(b, n, bare) })
+	b.Run("latency-1000/s", func(b *testing.B) { benchLatency(b, 1000, 10*time.Second) })
+	b.Run("latency-full", func(b *testing.B) { benchLatency(b, 0, 0) })
 }
 
 // eachBatch generates the first n events of the benchmark's stream (seed

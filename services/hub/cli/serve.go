@@ -208,6 +208,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 				return fmt.Errorf("feed: %w", err)
 			}
 			h.OnClose(func(ctx context.Context) { _ = f.Close(ctx) })
+			h.AddHealthCheck(hub.HealthCheck{Name: "feed", Check: f.Health})
 			h.SetRoot(f.Handler())
 		case "node":
 			tokenFile := *nodeToken

@@ -196,6 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
 	h.OnClose(func(ctx context.Context) { _ = fsvc.Close(ctx) })
+	h.AddHealthCheck(hub.HealthCheck{Name: "feed", Check: fsvc.Health})
 	h.SetRoot(fsvc.Handler())
 	h.Started()
 

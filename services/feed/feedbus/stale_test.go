@@ -1,0 +1,127 @@
+package feedbus_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dpihub/dpihub/events/bus"
+	"github.com/dpihub/dpihub/events/bus/bustest"
+	"github.com/dpihub/dpihub/services/feed"
+	"github.com/dpihub/dpihub/services/feed/feedbus"
+	"github.com/dpihub/dpihub/services/feed/feedbus/feedgen"
+	"github.com/dpihub/dpihub/services/feed/sqlite"
+)
+
+// healthLog records a projector's health changes.
+type healthLog struct {
+	mu      sync.Mutex
+	changes []string // "ok" or the reason
+}
+
+func (h *healthLog) record(ok bool, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ok {
+		reason = "ok"
+	}
+	h.changes = append(h.changes, reason)
+}
+
+func (h *healthLog) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.changes, " | ")
+}
+
+// storedEvents counts the events st holds, by their countries.
+func storedEvents(t testing.TB, st feed.Store) int {
+	t.Helper()
+	cs, err := st.Countries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cs {
+		n += c.Events
+	}
+	return n
+}
+
+func startStale(t *testing.T, w *world) (*sqlite.Store, *feedbus.Projector, *healthLog, *prometheus.CounterVec) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	st := openStore(t, "")
+	h := &healthLog{}
+	p, err := feedbus.Project(context.Background(), w.bus, st, feedbus.Config{
+		Verifier: w.v, Registerer: reg, CheckEvery: 50 * time.Millisecond, OnHealth: h.record,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	m, err := feedbus.NewMetrics(reg) // the projector's, shared
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, p, h, m.Resets
+}
+
+func TestAFeedWhoseConsumerIsDeletedMakesItAgainAndHoldsEveryEvent(t *testing.T) {
+	w := newWorld(t)
+	evs := feedgen.Events(600, 11)
+	w.publish(t, evs[:300])
+	st, p, h, resets := startStale(t, w)
+	bustest.Eventually(t, 15*time.Second, "the feed holds the first events", func() bool { return storedEvents(t, st) == 300 })
+
+	if err := w.js.DeleteConsumer(context.Background(), bus.Stream, feedbus.DefaultName); err != nil {
+		t.Fatal(err)
+	}
+	w.publish(t, evs[300:])
+	bustest.Eventually(t, 15*time.Second, "the feed holds every event and is healthy", func() bool {
+		ok, _ := p.Health()
+		return storedEvents(t, st) == 600 && ok
+	})
+	t.Logf("health: %s", h)
+	if got := testutil.ToFloat64(resets.WithLabelValues(feedbus.ResetConsumerDeleted)); got < 1 {
+		t.Errorf("resets{consumer-deleted} = %v, want at least 1; health: %s", got, h)
+	}
+	if want := feedbus.ResetConsumerDeleted + ": re-reading from the store's position | ok"; h.String() != want {
+		t.Errorf("health went %q, want degraded (%s) then ok", h, feedbus.ResetConsumerDeleted)
+	}
+}
+
+func TestAFeedWhoseStreamIsMadeAgainHoldsEveryEventOfBoth(t *testing.T) {
+	w := newWorld(t)
+	evs := feedgen.Events(600, 12)
+	w.publish(t, evs[:300])
+	st, p, h, resets := startStale(t, w)
+	bustest.Eventually(t, 15*time.Second, "the feed holds the first events", func() bool { return storedEvents(t, st) == 300 })
+	before := lastApplied(t, st)
+
+	if err := w.js.DeleteStream(context.Background(), bus.Stream); err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 15*time.Second, "the feed says it is degraded", func() bool { ok, _ := p.Health(); return !ok })
+	bustest.Open(t, w.js) // makes DPI again, empty; the publishers use it as they did the old one
+	w.publish(t, evs[300:])
+	bustest.Eventually(t, 15*time.Second, "the feed holds the events of both streams and is healthy", func() bool {
+		ok, _ := p.Health()
+		return storedEvents(t, st) == 600 && ok
+	})
+	if got := lastApplied(t, st); got != before+300 {
+		t.Errorf("the new stream's events are stored up to seq %d, want %d (after the old stream's %d)", got, before+300, before)
+	}
+	t.Logf("health: %s", h)
+	if got := testutil.ToFloat64(resets.WithLabelValues(feedbus.ResetStreamRecreated)); got != 1 {
+		t.Errorf("resets{stream-recreated} = %v, want 1; health: %s", got, h)
+	}
+	if !strings.HasSuffix(h.String(), feedbus.ResetStreamRecreated+": reading the new stream | ok") {
+		t.Errorf("health went %q, want degraded (%s) then ok", h, feedbus.ResetStreamRecreated)
+	}
+}

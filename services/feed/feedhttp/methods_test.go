@@ -1,0 +1,60 @@
+package feedhttp_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// A wrong method is 405 with Allow, never 404; every error under /api and
+// /static is a problem; a page that does not exist is the HTML 404 page.
+func TestAWrongMethodIs405AndEveryAPIOrStaticErrorIsAProblem(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		contentType  string
+		allow        string
+	}{
+		{"POST", "/api/v1/events", 405, "application/problem+json", "GET, HEAD"},
+		{"DELETE", "/api/v1/fixes/ma-fix-1", 405, "application/problem+json", "GET, HEAD"},
+		{"PUT", "/api/v1/proposals", 405, "application/problem+json", "GET, HEAD"},
+		{"POST", "/", 405, "application/problem+json", "GET, HEAD"},
+		{"DELETE", "/matrix", 405, "application/problem+json", "GET, HEAD"},
+		{"POST", "/static/app.css", 405, "application/problem+json", "GET, HEAD"},
+		{"GET", "/static/nope.css", 404, "application/problem+json", ""},
+		{"GET", "/static/", 404, "application/problem+json", ""},
+		{"GET", "/api/v1/nope", 404, "application/problem+json", ""},
+		{"POST", "/api/v1/nope", 404, "application/problem+json", ""},
+		{"GET", "/nope", 404, "text/html", ""},
+		{"GET", "/static/app.css", 200, "text/css", ""},
+	} {
+		req, _ := http.NewRequest(tc.method, f.srv.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType) || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d %s Allow %q, want %d %s Allow %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"),
+				resp.Header.Get("Allow"), tc.status, tc.contentType, tc.allow)
+		}
+	}
+}
+
+// A filter given twice is refused, never half-read.
+func TestAFilterGivenTwiceIsRefused(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{
+		"/api/v1/events?country=lk&country=ph",
+		"/api/v1/events.csv?type=fix.published&type=fix.assessed",
+		"/api/v1/fixes?project=a&project=b",
+		"/api/v1/proposals?sort=support&sort=newest",
+		"/feed.atom?project=a&project=b",
+	} {
+		res, body := f.get(t, path)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "give it once") {
+			t.Errorf("GET %s: %d %s, want 400 naming the repeated filter", path, res.StatusCode, body)
+		}
+	}
+}
