@@ -15,7 +15,7 @@ demo:
 	go run ./services/hub/cmd/dpihub demo
 
 build:
-	mkdir -p bin && go build -o bin/dpihub ./services/hub/cmd/dpihub
+	mkdir -p bin && go build -buildvcs=auto -o bin/dpihub ./services/hub/cmd/dpihub
 
 # The page tests drive real headless Chromium, and the example verifier
 # runs in Python with the cryptography package: without them the tests
