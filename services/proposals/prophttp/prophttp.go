@@ -147,8 +147,8 @@ func (h *Handler) implemented(w http.ResponseWriter, r *http.Request) {
 
 // bearer returns the request's bearer token.
 func bearer(r *http.Request) (string, error) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || strings.TrimSpace(tok) == "" {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return "", ErrNoToken
 	}
 	return strings.TrimSpace(tok), nil
