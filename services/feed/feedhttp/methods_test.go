@@ -58,3 +58,39 @@ func TestAFilterGivenTwiceIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// The documented filters of fixes, duplicates and proposals are applied.
+func TestFixesDuplicatesAndProposalsApplyTheirFilters(t *testing.T) {
+	f := newFixture(t)
+	var all, mine []struct{ Country, Project, Status string }
+	f.getJSON(t, "/api/v1/fixes", &all)
+	f.getJSON(t, "/api/v1/fixes?country=ma", &mine)
+	if len(all) == 0 || len(mine) == 0 || len(mine) == len(all) {
+		t.Fatalf("fixes: %d in all, %d of ma: want some, not all, of them Morocco's", len(all), len(mine))
+	}
+	for _, x := range mine {
+		if x.Country != "ma" {
+			t.Errorf("fixes?country=ma lists a fix of %s", x.Country)
+		}
+	}
+	var props []struct{ Status string }
+	f.getJSON(t, "/api/v1/proposals?status=accepted", &props)
+	if len(props) == 0 {
+		t.Fatal("proposals?status=accepted: none")
+	}
+	for _, p := range props {
+		if p.Status != "accepted" {
+			t.Errorf("proposals?status=accepted lists a %s one", p.Status)
+		}
+	}
+	var dups []struct{ Project string }
+	f.getJSON(t, "/api/v1/duplicates?project=no-such-project", &dups)
+	if len(dups) != 0 {
+		t.Errorf("duplicates of a project without any: %v", dups)
+	}
+	for _, path := range []string{"/api/v1/fixes?country=Morocco", "/api/v1/proposals?status=rejected-ish", "/api/v1/duplicates?project=Not%20A%20Slug"} {
+		if res, _ := f.get(t, path); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %d, want 400", path, res.StatusCode)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -306,8 +307,13 @@ func (s *server) apiEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
-	if err := once(r.URL.Query(), "project", "limit"); err != nil {
+	if err := once(r.URL.Query(), "project", "country", "limit"); err != nil {
 		problem.Error(w, r, s.log, err)
+		return
+	}
+	country := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("country")))
+	if country != "" && !events.ValidCountry(country) {
+		problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "country %q is not a lower-case ISO 3166-1 alpha-2 code", country))
 		return
 	}
 	project := r.URL.Query().Get("project")
@@ -324,10 +330,25 @@ func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	fs, err := s.st.Fixes(r.Context(), project, limit)
+	// The store filters by project; by origin country here, over the
+	// newest fixes the store gives at most.
+	fetch := limit
+	if country != "" {
+		fetch = events.MaxPageLimit
+	}
+	fs, err := s.st.Fixes(r.Context(), project, fetch)
 	if err != nil {
 		problem.Error(w, r, s.log, err)
 		return
+	}
+	if country != "" {
+		kept := fs[:0]
+		for _, f := range fs {
+			if f.Country == country && len(kept) < limit {
+				kept = append(kept, f)
+			}
+		}
+		fs = kept
 	}
 	if fs == nil {
 		fs = []feed.Fix{}
@@ -362,8 +383,12 @@ func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
 // show.
 func (s *server) proposals(r *http.Request, now time.Time) ([]feed.Proposal, feed.ProposalOrder, error) {
 	v := r.URL.Query()
-	if err := once(v, "project", "sort"); err != nil {
+	if err := once(v, "project", "sort", "status"); err != nil {
 		return nil, "", err
+	}
+	status := strings.TrimSpace(v.Get("status"))
+	if status != "" && !slices.Contains(events.ProposalStatuses(), status) {
+		return nil, "", events.Errorf(events.ErrBadInput, "status %q is not one of %s", status, strings.Join(events.ProposalStatuses(), ", "))
 	}
 	project := strings.TrimSpace(v.Get("project"))
 	if project != "" && !events.ValidProject(project) {
@@ -380,16 +405,43 @@ func (s *server) proposals(r *http.Request, now time.Time) ([]feed.Proposal, fee
 	if ps == nil {
 		ps = []feed.Proposal{}
 	}
+	if status != "" {
+		kept := ps[:0]
+		for _, p := range ps {
+			if p.Status == status {
+				kept = append(kept, p)
+			}
+		}
+		ps = kept
+	}
 	feed.AddOutlooks(ps, s.gov, now)
 	feed.SortProposals(ps, order)
 	return ps, order, nil
 }
 
 func (s *server) apiDuplicates(w http.ResponseWriter, r *http.Request) {
+	if err := once(r.URL.Query(), "project"); err != nil {
+		problem.Error(w, r, s.log, err)
+		return
+	}
+	project := strings.TrimSpace(r.URL.Query().Get("project"))
+	if project != "" && !events.ValidProject(project) {
+		problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
+		return
+	}
 	ds, err := s.st.Duplicates(r.Context())
 	if err != nil {
 		problem.Error(w, r, s.log, err)
 		return
+	}
+	if project != "" {
+		kept := ds[:0]
+		for _, d := range ds {
+			if d.Project == project {
+				kept = append(kept, d)
+			}
+		}
+		ds = kept
 	}
 	if ds == nil {
 		ds = []feed.Duplicate{}
