@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -45,6 +46,15 @@ func (s *server) csvEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	w.Header().Set("Content-Disposition", `attachment; filename="dpihub-events.csv"`)
+	// A page (limit given) names the next one in Link, as the JSON API
+	// does. An export of everything stops at maxCSVRows; when it does, the
+	// trailer Link names where to go on from.
+	if !all && p.Next != "" {
+		w.Header().Set("Link", csvNext(r, p.Next))
+	}
+	if all {
+		w.Header().Set("Trailer", "Link")
+	}
 	cw := csv.NewWriter(w)
 	_ = cw.Write(CSVColumns)
 	rows := 0
@@ -56,7 +66,11 @@ func (s *server) csvEvents(w http.ResponseWriter, r *http.Request) {
 			})
 			rows++
 		}
-		if !all || p.Next == "" || rows >= maxCSVRows {
+		if !all || p.Next == "" {
+			break
+		}
+		if rows >= maxCSVRows {
+			w.Header().Set("Link", csvNext(r, p.Next))
 			break
 		}
 		q.Cursor = p.Next
@@ -70,6 +84,16 @@ func (s *server) csvEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	cw.Flush()
+}
+
+// csvNext is the Link to the CSV page after cursor, with r's filters.
+func csvNext(r *http.Request, cursor string) string {
+	next := r.URL.Query()
+	next.Set("cursor", cursor)
+	if next.Get("limit") == "" {
+		next.Set("limit", strconv.Itoa(events.MaxPageLimit))
+	}
+	return fmt.Sprintf("</api/v1/events.csv?%s>; rel=\"next\"", next.Encode())
 }
 
 // Atom (RFC 4287) elements, as much of them as the feed fills.

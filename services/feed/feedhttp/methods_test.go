@@ -94,3 +94,18 @@ func TestFixesDuplicatesAndProposalsApplyTheirFilters(t *testing.T) {
 		}
 	}
 }
+
+// A CSV page names the next one in Link, as the JSON API does.
+func TestACSVPageNamesTheNextInLink(t *testing.T) {
+	f := newFixture(t)
+	res, body := f.get(t, "/api/v1/events.csv?limit=2")
+	link := res.Header.Get("Link")
+	if res.StatusCode != 200 || !strings.Contains(link, `rel="next"`) || !strings.Contains(link, "cursor=") || strings.Count(string(body), "\n") != 3 {
+		t.Fatalf("%d Link %q, %d lines", res.StatusCode, link, strings.Count(string(body), "\n"))
+	}
+	next := strings.TrimSuffix(strings.TrimPrefix(strings.Split(link, ";")[0], "<"), ">")
+	res2, body2 := f.get(t, next)
+	if res2.StatusCode != 200 || string(body2) == string(body) {
+		t.Fatalf("the next page %s: %d, same as the first: %v", next, res2.StatusCode, string(body2) == string(body))
+	}
+}

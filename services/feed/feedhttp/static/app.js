@@ -81,10 +81,11 @@
           " (" + added + " new since you opened the page)";
       }
     };
-    // More events arrived than the stream replays at once: say so rather
-    // than show a list with a hole in it.
-    es.addEventListener("gap", function () {
-      say("wait", "Some events arrived while this page was away; reload to see them all.");
+    // The page knew of events the feed no longer has (the feed was
+    // rebuilt or its stream made again): say so rather than show a list
+    // that does not match the feed's.
+    es.addEventListener("reset", function () {
+      say("wait", "The feed was rebuilt since this page was loaded; reload to see it as it is.");
     });
     window.addEventListener("pagehide", function () { es.close(); });
   }
