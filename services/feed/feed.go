@@ -107,6 +107,9 @@ type Fix struct {
 	CVEs        []string     `json:"cves,omitempty"`
 	Published   time.Time    `json:"published"`
 	Assessments []Assessment `json:"assessments"` // one per assessing country (never Country), latest wins
+	// Seq is the stream sequence of the fix's event: where a page of fixes
+	// ends (the next page is before it).
+	Seq uint64 `json:"seq"`
 }
 
 // Assessment is one country's latest verdict on a fix.
@@ -345,8 +348,10 @@ type Store interface {
 	Events(ctx context.Context, q Query) (Page, error)
 	Fix(ctx context.Context, id string) (Fix, error)
 	// Fixes lists fixes of a project ("" for all), newest first, with their
-	// assessments: the countries x fixes matrix.
-	Fixes(ctx context.Context, project string, limit int) ([]Fix, error)
+	// assessments: the countries x fixes matrix. before > 0 lists only
+	// those older than the fix of stream sequence before (Fix.Seq): the
+	// next page.
+	Fixes(ctx context.Context, project string, before uint64, limit int) ([]Fix, error)
 	Proposals(ctx context.Context, project string) ([]Proposal, error)
 	Duplicates(ctx context.Context) ([]Duplicate, error)
 	Countries(ctx context.Context) ([]CountryStatus, error)

@@ -7,7 +7,7 @@
 //	GET /api/v1/events.csv       the same events as CSV (RFC 4180)
 //	GET /feed.atom               the same events as an Atom feed (RFC 4287)
 //	GET /api/v1/stream           new events as server-sent events
-//	GET /api/v1/fixes            fixes with their assessments (?project=, ?country= of origin, ?limit=)
+//	GET /api/v1/fixes            fixes with their assessments, newest first (?project=, ?country= of origin, ?limit=; Link rel=next with a cursor)
 //	GET /api/v1/fixes/{id}       one fix with its propagation matrix
 //	GET /api/v1/proposals        proposals with votes, comments and outlook (?project=, ?sort=, ?status=)
 //	GET /api/v1/duplicates       duplicate forks, fixes and proposals (?project=)

@@ -1,6 +1,7 @@
 package feedhttp_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,5 +108,44 @@ func TestACSVPageNamesTheNextInLink(t *testing.T) {
 	res2, body2 := f.get(t, next)
 	if res2.StatusCode != 200 || string(body2) == string(body) {
 		t.Fatalf("the next page %s: %d, same as the first: %v", next, res2.StatusCode, string(body2) == string(body))
+	}
+}
+
+// /api/v1/fixes pages with a cursor: following Link rel=next visits every
+// fix once, newest first, and the last page has no Link.
+func TestFixesPageWithACursor(t *testing.T) {
+	f := newFixture(t)
+	var all []struct{ ID string }
+	f.getJSON(t, "/api/v1/fixes", &all)
+	if len(all) < 2 {
+		t.Fatalf("the fixture has %d fixes, want at least 2", len(all))
+	}
+	var seen []string
+	path := "/api/v1/fixes?limit=1"
+	for range len(all) + 2 {
+		res, body := f.get(t, path)
+		var page []struct{ ID string }
+		if err := json.Unmarshal(body, &page); err != nil || res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, body)
+		}
+		for _, p := range page {
+			seen = append(seen, p.ID)
+		}
+		link := res.Header.Get("Link")
+		if link == "" {
+			break
+		}
+		path = strings.TrimSuffix(strings.TrimPrefix(strings.Split(link, ";")[0], "<"), ">")
+	}
+	if len(seen) != len(all) {
+		t.Fatalf("paging visited %v, want the %d fixes once each", seen, len(all))
+	}
+	for i := range all {
+		if seen[i] != all[i].ID {
+			t.Fatalf("page order %v, want %v", seen, all)
+		}
+	}
+	if res, _ := f.get(t, "/api/v1/fixes?cursor=abc"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("a made-up cursor: %d, want 400", res.StatusCode)
 	}
 }

@@ -307,7 +307,7 @@ func (s *server) apiEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
-	if err := once(r.URL.Query(), "project", "country", "limit"); err != nil {
+	if err := once(r.URL.Query(), "project", "country", "limit", "cursor"); err != nil {
 		problem.Error(w, r, s.log, err)
 		return
 	}
@@ -330,25 +330,51 @@ func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
+	var before uint64
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		n, err := strconv.ParseUint(c, 10, 64)
+		if err != nil || n == 0 {
+			problem.Error(w, r, s.log, events.Errorf(events.ErrBadInput, "cursor %q is not one this API gave (a Link rel=next)", c))
+			return
+		}
+		before = n
+	}
 	// The store filters by project; by origin country here, over the
 	// newest fixes the store gives at most.
 	fetch := limit
 	if country != "" {
 		fetch = events.MaxPageLimit
 	}
-	fs, err := s.st.Fixes(r.Context(), project, fetch)
+	fs, err := s.st.Fixes(r.Context(), project, before, fetch)
 	if err != nil {
 		problem.Error(w, r, s.log, err)
 		return
 	}
+	// Filter by origin country; a full page may have more behind it: Link
+	// names the next, after the last fix looked at (the last kept, when the
+	// page filled up before the store's rows ran out).
+	var last uint64
+	if len(fs) == fetch && len(fs) > 0 {
+		last = fs[len(fs)-1].Seq
+	}
 	if country != "" {
 		kept := fs[:0]
 		for _, f := range fs {
-			if f.Country == country && len(kept) < limit {
-				kept = append(kept, f)
+			if f.Country != country {
+				continue
 			}
+			if len(kept) == limit {
+				last = kept[len(kept)-1].Seq
+				break
+			}
+			kept = append(kept, f)
 		}
 		fs = kept
+	}
+	if last != 0 {
+		next := r.URL.Query()
+		next.Set("cursor", strconv.FormatUint(last, 10))
+		w.Header().Set("Link", fmt.Sprintf("</api/v1/fixes?%s>; rel=\"next\"", next.Encode()))
 	}
 	if fs == nil {
 		fs = []feed.Fix{}

@@ -439,7 +439,7 @@ func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
 		return
 	}
-	fixes, err := s.st.Fixes(r.Context(), project, 200)
+	fixes, err := s.st.Fixes(r.Context(), project, 0, 200)
 	if err != nil {
 		s.uiFail(w, r, err)
 		return

@@ -218,19 +218,22 @@ func (s *Store) Fix(ctx context.Context, id string) (feed.Fix, error) {
 // Fixes implements feed.Store: newest first (in stream order), limit
 // defaulting to events.DefaultPageLimit and capped at
 // events.MaxPageLimit.
-func (s *Store) Fixes(ctx context.Context, project string, limit int) ([]feed.Fix, error) {
+func (s *Store) Fixes(ctx context.Context, project string, before uint64, limit int) ([]feed.Fix, error) {
 	if limit <= 0 {
 		limit = events.DefaultPageLimit
 	}
 	limit = min(limit, events.MaxPageLimit)
+	if before == 0 {
+		before = math.MaxInt64
+	}
 	var (
 		fixes []feed.Fix
 		err   error
 	)
 	if project == "" {
-		fixes, err = s.fixes(ctx, `ORDER BY seq DESC LIMIT ?`, limit)
+		fixes, err = s.fixes(ctx, `WHERE seq < ? ORDER BY seq DESC LIMIT ?`, int64(min(before, math.MaxInt64)), limit)
 	} else {
-		fixes, err = s.fixes(ctx, `WHERE project = ? ORDER BY seq DESC LIMIT ?`, project, limit)
+		fixes, err = s.fixes(ctx, `WHERE project = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, project, int64(min(before, math.MaxInt64)), limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fixes of %q: %w", project, err)
@@ -246,7 +249,7 @@ func (s *Store) fixes(ctx context.Context, tail string, args ...any) ([]feed.Fix
 		return nil, err
 	}
 	defer end()
-	rows, err := tx.QueryContext(ctx, `SELECT fix_id, event_id, country, project, title, patch_id, files, cves, published
+	rows, err := tx.QueryContext(ctx, `SELECT fix_id, event_id, country, project, title, patch_id, files, cves, published, seq
 		FROM fixes `+tail, args...)
 	if err != nil {
 		return nil, err
@@ -259,11 +262,12 @@ func (s *Store) fixes(ctx context.Context, tail string, args ...any) ([]feed.Fix
 			files, cves string
 			published   int64
 		)
-		if err := rows.Scan(&f.ID, &f.EventID, &f.Country, &f.Project, &f.Title, &f.PatchID, &files, &cves, &published); err != nil {
+		var seq int64
+		if err := rows.Scan(&f.ID, &f.EventID, &f.Country, &f.Project, &f.Title, &f.PatchID, &files, &cves, &published, &seq); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		f.Published = fromNanos(published)
+		f.Published, f.Seq = fromNanos(published), uint64(seq)
 		f.Files, f.CVEs = []string{}, nil
 		if err := json.Unmarshal([]byte(files), &f.Files); err != nil {
 			rows.Close()

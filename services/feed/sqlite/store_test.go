@@ -166,11 +166,11 @@ func TestEveryCatalogTypeIsAppliedAndReadBack(t *testing.T) {
 		if _, err := st.Fix(ctx, "nope"); !errors.Is(err, feed.ErrNotFound) {
 			t.Errorf("unknown fix: %v, want ErrNotFound", err)
 		}
-		fixes, err := st.Fixes(ctx, project, 0)
+		fixes, err := st.Fixes(ctx, project, 0, 0)
 		if err != nil || len(fixes) != 1 || fixes[0].ID != f.ID || len(fixes[0].Assessments) != 2 {
 			t.Errorf("Fixes = %+v, %v", fixes, err)
 		}
-		if fixes, err := st.Fixes(ctx, "other", 0); err != nil || len(fixes) != 0 {
+		if fixes, err := st.Fixes(ctx, "other", 0, 0); err != nil || len(fixes) != 0 {
 			t.Errorf("Fixes(other) = %+v, %v", fixes, err)
 		}
 	})
