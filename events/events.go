@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -197,4 +198,15 @@ func Decode(e event.Event) (Payload, error) {
 		return nil, invalid("data", "%v", err)
 	}
 	return p, nil
+}
+
+// DecodeValue is Decode giving the payload as a value (events.FixPublished
+// rather than *events.FixPublished), the form New takes and the domains'
+// type switches match.
+func DecodeValue(e event.Event) (Payload, error) {
+	p, err := Decode(e)
+	if err != nil {
+		return nil, err
+	}
+	return reflect.ValueOf(p).Elem().Interface().(Payload), nil
 }

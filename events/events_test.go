@@ -272,3 +272,25 @@ func ExampleNew() {
 	// urn:dpihub:schema:org.dpihub.fix.assessed.v1
 	// dpi.ph.fix.assessed.mosip-id-repository
 }
+
+func TestDecodeValueGivesThePayloadAsAValue(t *testing.T) {
+	for _, spec := range events.Catalog() {
+		p, _ := events.Sample(spec.Type)
+		src, _ := events.SampleSource(spec.Type)
+		proj := "mosip-id-repository"
+		if !spec.Project {
+			proj = ""
+		}
+		e, err := events.New(src, proj, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := events.DecodeValue(e)
+		if err != nil {
+			t.Fatalf("%s: %v", spec.Type, err)
+		}
+		if reflect.TypeOf(got) != reflect.TypeOf(p) || !reflect.DeepEqual(got, p) {
+			t.Errorf("%s: DecodeValue gave %T %+v, want %T %+v", spec.Type, got, got, p, p)
+		}
+	}
+}

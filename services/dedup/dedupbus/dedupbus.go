@@ -7,7 +7,6 @@ package dedupbus
 import (
 	"context"
 	"fmt"
-	"reflect"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -42,12 +41,9 @@ func Input(e event.Event, m bus.Message) (dedup.Input, error) {
 	if err != nil {
 		return dedup.Input{}, err
 	}
-	p, err := events.Decode(e)
+	p, err := events.DecodeValue(e)
 	if err != nil {
 		return dedup.Input{}, err
-	}
-	if v := reflect.ValueOf(p); v.Kind() == reflect.Pointer {
-		p = v.Elem().Interface().(events.Payload)
 	}
 	return dedup.Input{Source: src, Project: e.Subject(), EventID: e.ID(), Stored: m.Time, Payload: p}, nil
 }

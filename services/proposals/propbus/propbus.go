@@ -7,7 +7,6 @@ package propbus
 import (
 	"context"
 	"fmt"
-	"reflect"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,13 +58,9 @@ func Input(e event.Event, m bus.Message) (governance.Input, error) {
 	if err != nil {
 		return governance.Input{}, err
 	}
-	p, err := events.Decode(e)
+	p, err := events.DecodeValue(e)
 	if err != nil {
 		return governance.Input{}, err
-	}
-	// Decode gives a pointer; the rules take payloads by value.
-	if v := reflect.ValueOf(p); v.Kind() == reflect.Pointer {
-		p = v.Elem().Interface().(events.Payload)
 	}
 	return governance.Input{Source: src, Project: e.Subject(), Stored: m.Time, Seq: m.StreamSeq, Payload: p}, nil
 }
