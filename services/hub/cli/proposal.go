@@ -56,24 +56,11 @@ func addPublisherFlags(fs *flag.FlagSet) publisherFlags {
 
 // publish signs p as the key's country and publishes it about project.
 func (f publisherFlags) publish(ctx context.Context, env Env, project string, p events.Payload) error {
-	signer, err := sign.ReadSigner(*f.key)
+	e, seq, signer, err := signAndPublish(ctx, f.hub, "dpihub proposal", *f.key, "cli", project, p)
 	if err != nil {
 		return err
 	}
-	e, err := events.New(events.Source{Country: signer.Country(), Service: "cli"}, project, p)
-	if err != nil {
-		return err
-	}
-	b, closeConn, err := f.hub.attach(ctx, "dpihub proposal", signer.Country())
-	if err != nil {
-		return err
-	}
-	defer closeConn()
-	ack, err := b.Publisher(signer).Publish(ctx, e)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "%s %s: %s as stream seq %d (signed with %s)\n", signer.Country(), events.ShortType(e.Type()), events.DescribePayload(p), ack.Sequence, signer.KeyID())
+	fmt.Fprintf(env.Stdout, "%s %s: %s as stream seq %d (signed with %s)\n", signer.Country(), events.ShortType(e.Type()), events.DescribePayload(p), seq, signer.KeyID())
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/events/sign"
 )
@@ -50,25 +52,37 @@ func publish(ctx context.Context, env Env, args []string) error {
 		}
 		return fmt.Errorf("payload %s has data after its JSON object: %w", fs.Arg(0), err)
 	}
-	signer, err := sign.ReadSigner(*keyPath)
+	e, seq, signer, err := signAndPublish(ctx, hub, "dpihub publish", *keyPath, *service, *project, p)
 	if err != nil {
 		return err
 	}
-	e, err := events.New(events.Source{Country: signer.Country(), Service: *service}, *project, p)
+	fmt.Fprintf(env.Stdout, "published %s %s as stream seq %d (signed with %s)\n", e.Type(), e.ID(), seq, signer.KeyID())
+	return nil
+}
+
+// signAndPublish builds payload p's event as the country of the key at
+// keyPath, from service, about project, and publishes it signed through
+// the hub (name is the connection's): what publish and the proposal
+// commands do. It returns the event, its stream sequence and the signer.
+func signAndPublish(ctx context.Context, hub hubFlags, name, keyPath, service, project string, p events.Payload) (event.Event, uint64, *sign.Signer, error) {
+	signer, err := sign.ReadSigner(keyPath)
 	if err != nil {
-		return err
+		return event.Event{}, 0, nil, err
 	}
-	b, closeConn, err := hub.attach(ctx, "dpihub publish", signer.Country())
+	e, err := events.New(events.Source{Country: signer.Country(), Service: service}, project, p)
 	if err != nil {
-		return err
+		return event.Event{}, 0, nil, err
+	}
+	b, closeConn, err := hub.attach(ctx, name, signer.Country())
+	if err != nil {
+		return event.Event{}, 0, nil, err
 	}
 	defer closeConn()
 	ack, err := b.Publisher(signer).Publish(ctx, e)
 	if err != nil {
-		return err
+		return event.Event{}, 0, nil, err
 	}
-	fmt.Fprintf(env.Stdout, "published %s %s as stream seq %d (signed with %s)\n", e.Type(), e.ID(), ack.Sequence, signer.KeyID())
-	return nil
+	return e, ack.Sequence, signer, nil
 }
 
 func readArg(env Env, name string) ([]byte, error) {
