@@ -189,3 +189,32 @@ type pending struct {
 	id, typ string
 	f       jetstream.PubAckFuture
 }
+
+// ServicePublisher publishes the events of one of the hub's own services,
+// urn:dpihub:hub:<service>, signed with a key of the trust list's country
+// hub: the decisions of the proposals service, the findings of dedup.
+type ServicePublisher struct {
+	p   *Publisher
+	src events.Source
+}
+
+// ServicePublisher returns the publisher of the hub's service, refusing
+// a signer of another country than hub.
+func (b *Bus) ServicePublisher(signer *sign.Signer, service string) (*ServicePublisher, error) {
+	if signer.Country() != events.HubCountry {
+		return nil, fmt.Errorf("%s: the hub's services sign with a hub key, not %s's (%s)", service, signer.Country(), signer.KeyID())
+	}
+	return &ServicePublisher{p: b.Publisher(signer), src: events.Source{Country: events.HubCountry, Service: service}}, nil
+}
+
+// Publish publishes payload p about project with event id id: a service
+// that derives its ids from what it decides stores each decision once,
+// however often it makes it.
+func (s *ServicePublisher) Publish(ctx context.Context, project string, p events.Payload, id string) error {
+	e, err := events.New(s.src, project, p, events.WithID(id))
+	if err != nil {
+		return err
+	}
+	_, err = s.p.Publish(ctx, e)
+	return err
+}

@@ -6,7 +6,6 @@ package dedupbus
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -49,23 +48,19 @@ func Input(e event.Event, m bus.Message) (dedup.Input, error) {
 }
 
 // Publisher publishes findings with the hub's key.
-type Publisher struct{ p *bus.Publisher }
+type Publisher struct{ p *bus.ServicePublisher }
 
 // NewPublisher returns a Publisher signing with signer, a key of the
 // trust list's country "hub".
 func NewPublisher(b *bus.Bus, signer *sign.Signer) (*Publisher, error) {
-	if signer.Country() != events.HubCountry {
-		return nil, fmt.Errorf("dedup: findings are signed with a hub key, not %s's (%s)", signer.Country(), signer.KeyID())
+	p, err := b.ServicePublisher(signer, events.ServiceDedup)
+	if err != nil {
+		return nil, err
 	}
-	return &Publisher{p: b.Publisher(signer)}, nil
+	return &Publisher{p: p}, nil
 }
 
 // Publish publishes a finding as its *.duplicate.detected event.
 func (p *Publisher) Publish(ctx context.Context, f dedup.Finding) error {
-	e, err := events.New(events.Source{Country: events.HubCountry, Service: events.ServiceDedup}, f.Project, f.Payload, events.WithID(f.ID))
-	if err != nil {
-		return err
-	}
-	_, err = p.p.Publish(ctx, e)
-	return err
+	return p.p.Publish(ctx, f.Project, f.Payload, f.ID)
 }

@@ -27,29 +27,22 @@ const ConsumerName = "proposals"
 var Subjects = []string{subject.Filter("", "proposal", "", "")}
 
 // Publisher publishes decisions with the hub's key.
-type Publisher struct {
-	p *bus.Publisher
-}
+type Publisher struct{ p *bus.ServicePublisher }
 
 // NewPublisher returns a Publisher signing with signer, a key of the
 // trust list's country "hub".
 func NewPublisher(b *bus.Bus, signer *sign.Signer) (*Publisher, error) {
-	if signer.Country() != events.HubCountry {
-		return nil, fmt.Errorf("proposals: decisions are signed with a hub key, not %s's (%s)", signer.Country(), signer.KeyID())
+	p, err := b.ServicePublisher(signer, events.ServiceProposals)
+	if err != nil {
+		return nil, err
 	}
-	return &Publisher{p: b.Publisher(signer)}, nil
+	return &Publisher{p: p}, nil
 }
 
 // PublishDecision implements proposals.Publisher.
 func (p *Publisher) PublishDecision(ctx context.Context, d governance.Decision) error {
-	src := events.Source{Country: events.HubCountry, Service: events.ServiceProposals}
-	e, err := events.New(src, d.Project, events.ProposalStatusChanged{ProposalID: d.ProposalID, From: d.From, To: d.To, Reason: events.Truncate(d.Reason, 4096)},
-		events.WithID(proposals.DecisionID(d)))
-	if err != nil {
-		return err
-	}
-	_, err = p.p.Publish(ctx, e)
-	return err
+	return p.p.Publish(ctx, d.Project, events.ProposalStatusChanged{ProposalID: d.ProposalID, From: d.From, To: d.To,
+		Reason: events.Truncate(d.Reason, 4096)}, proposals.DecisionID(d))
 }
 
 // Input turns a verified event and its message into the rules' input.
