@@ -347,6 +347,10 @@ type Store interface {
 
 	Events(ctx context.Context, q Query) (Page, error)
 	Fix(ctx context.Context, id string) (Fix, error)
+	// FixesByID reads the fixes of these ids that are stored, with their
+	// assessments, in no set order: the live projector's one read per
+	// batch.
+	FixesByID(ctx context.Context, ids []string) ([]Fix, error)
 	// Fixes lists fixes of a project ("" for all), newest first, with their
 	// assessments: the countries x fixes matrix. before > 0 lists only
 	// those older than the fix of stream sequence before (Fix.Seq): the

@@ -168,5 +168,12 @@ func TestKillNineMidIngestThenRestartGivesTheStateOfACleanRebuild(t *testing.T) 
 	clean, _ := rebuild(t, w)
 	if got, want := digest(t, st), digest(t, clean); got != want {
 		t.Errorf("after kill -9 and restart the store is %s, a clean rebuild %s", got, want)
+		st.Close()
+		exec.Command("sh", "-c", "cp "+db+"* /tmp/").Run()
+		cst := openStore(t, "/tmp/clean.db")
+		if err := feedbus.Rebuild(context.Background(), w.js, cst, w.v, nil); err != nil {
+			t.Fatal(err)
+		}
+		cst.Close()
 	}
 }

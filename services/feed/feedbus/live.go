@@ -93,7 +93,12 @@ type Projector struct {
 	epoch   feed.Epoch // of the stream being read
 	known   bool       // epoch was recorded or decided
 	applied uint64     // highest stream sequence of this epoch in the store
-	gapAt   uint64     // the stream's first sequence when a gap was last reported
+	// floor is the consumer's last known ack floor (0: none): every
+	// sequence up to it is applied or dead-lettered, while the store may
+	// hold later ones with earlier ones still to be delivered again (a
+	// retry, a crash). A consumer made again starts after it.
+	floor uint64
+	gapAt uint64 // the stream's first sequence when a gap was last reported
 }
 
 // session is one consumer of one stream incarnation.
@@ -231,6 +236,9 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	prev := p.epoch
+	p.mu.Unlock()
 	ep, err := p.epochFor(ctx, info, last)
 	if err != nil {
 		return nil, err
@@ -239,17 +247,33 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 	if last > ep.Base {
 		from = last - ep.Base
 	}
+	p.mu.Lock()
+	start := min(from, p.floor) // the last sequence before a new consumer's first
+	if p.floor == 0 || !prev.Created.Equal(ep.Created) || prev.Base != ep.Base {
+		start = from
+	}
+	p.mu.Unlock()
 	c, err := p.js.Consumer(ctx, bus.Stream, p.cfg.Name)
 	switch {
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("consumer %s: %w", p.cfg.Name, err)
-	case fresh || c.CachedInfo().AckFloor.Stream > from:
+	case fresh || c.CachedInfo().AckFloor.Stream > from || c.CachedInfo().NumAckPending > 0:
 		// The store, not the consumer, says how far the projection got:
 		// a consumer that acknowledged beyond it (the database was
 		// replaced by an older copy) or one found stale is made again
 		// from there. (A consumer made to start at n has n-1 as its
 		// floor already.)
+		//
+		// So is one with messages delivered and not acknowledged, to a
+		// process that ended (this one has read nothing yet): the server
+		// would deliver them again only after AckWait, after later ones,
+		// and the store would look caught up without them. Made again
+		// from its ack floor, they come first and in order; what the
+		// store has already is skipped (replay is idempotent).
+		if fl := c.CachedInfo().AckFloor.Stream; fl <= from && (fresh || c.CachedInfo().NumAckPending > 0) {
+			start = min(start, fl)
+		}
 		if err := p.js.DeleteConsumer(ctx, bus.Stream, p.cfg.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, fmt.Errorf("consumer %s is stale or past the store (floor %d, store %d) and cannot be reset: %w",
 				p.cfg.Name, c.CachedInfo().AckFloor.Stream, from, err)
@@ -271,8 +295,8 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 	case c != nil:
 		// Where a consumer starts cannot be updated: keep its own.
 		cc.DeliverPolicy, cc.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
-	case from+1 > 1:
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from+1
+	case start+1 > 1:
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start+1
 	}
 	cons, err := p.js.CreateOrUpdateConsumer(ctx, bus.Stream, cc)
 	if err != nil {
@@ -283,7 +307,10 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 		return nil, fmt.Errorf("consume %s: %w", p.cfg.Name, err)
 	}
 	p.mu.Lock()
-	p.applied, p.target = from, info.State.LastSeq
+	p.applied, p.target, p.floor = from, info.State.LastSeq, start
+	if c != nil {
+		p.floor = min(c.CachedInfo().AckFloor.Stream, from)
+	}
 	p.mu.Unlock()
 	p.advance(from)
 	p.proj.m.Lag.Set(float64(info.State.LastSeq - min(from, info.State.LastSeq)))
@@ -523,16 +550,10 @@ func (p *Projector) commit(batch []*liveJob) {
 	for i, j := range batch {
 		rs[i] = j.rec
 	}
-	seen := map[string]bool{}
-	var obs []func(context.Context)
-	for _, r := range rs {
-		if o := p.proj.before(p.ctx, r.Event, seen); o != nil {
-			obs = append(obs, o)
-		}
-	}
+	observe := p.proj.before(p.ctx, rs)
 	err := p.apply(p.ctx, rs)
 	if err == nil {
-		p.settle(batch, rs, obs)
+		p.settle(batch, rs, observe)
 		return
 	}
 	if p.ctx.Err() != nil {
@@ -554,14 +575,14 @@ func (p *Projector) commit(batch []*liveJob) {
 }
 
 // settle acknowledges applied messages and tells who listens.
-func (p *Projector) settle(batch []*liveJob, rs []feed.Record, obs []func(context.Context)) {
+func (p *Projector) settle(batch []*liveJob, rs []feed.Record, observe func(context.Context)) {
 	for _, j := range batch {
 		if err := j.msg.Ack(); err != nil {
 			p.log.Warn("ack", zap.Uint64("stream_seq", j.md.Sequence.Stream), zap.Error(err))
 		}
 	}
-	for _, o := range obs {
-		o(p.ctx)
+	if observe != nil {
+		observe(p.ctx)
 	}
 	if p.cfg.Applied != nil {
 		p.cfg.Applied(rs)
@@ -635,6 +656,7 @@ func (p *Projector) check(ctx context.Context, s *session) string {
 	}
 	p.mu.Lock()
 	applied := p.applied
+	p.floor = ci.AckFloor.Stream
 	gap := applied > 0 && info.State.Msgs > 0 && info.State.FirstSeq > applied+1 &&
 		ci.Delivered.Stream+1 < info.State.FirstSeq && p.gapAt != info.State.FirstSeq
 	if gap {

@@ -215,6 +215,23 @@ func (s *Store) Fix(ctx context.Context, id string) (feed.Fix, error) {
 	return fixes[0], nil
 }
 
+// FixesByID implements feed.Store, reading at most 500 ids a query.
+func (s *Store) FixesByID(ctx context.Context, ids []string) ([]feed.Fix, error) {
+	var all []feed.Fix
+	for c := range slices.Chunk(ids, 500) {
+		args := make([]any, len(c))
+		for i, id := range c {
+			args[i] = id
+		}
+		fixes, err := s.fixes(ctx, `WHERE fix_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(c)), ",")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("fixes by id: %w", err)
+		}
+		all = append(all, fixes...)
+	}
+	return all, nil
+}
+
 // Fixes implements feed.Store: newest first (in stream order), limit
 // defaulting to events.DefaultPageLimit and capped at
 // events.MaxPageLimit.
