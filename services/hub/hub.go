@@ -26,6 +26,7 @@ import (
 	"github.com/dpihub/dpihub/events/metrics"
 	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/services/feed/feedhttp"
 	"github.com/dpihub/dpihub/services/hub/embedded"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
@@ -196,7 +197,8 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 			return nil, fmt.Errorf("http: %w", err)
 		}
 		h.HTTPAddr = ln.Addr().String()
-		h.HTTP = &http.Server{Handler: h.Mux, ReadHeaderTimeout: 10 * time.Second}
+		// ConnContext: the feed's live streams bound their send buffers.
+		h.HTTP = &http.Server{Handler: h.Mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: feedhttp.ConnContext}
 		go func() {
 			if err := h.HTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				cfg.Logger.Error("http", zap.Error(err))

@@ -154,6 +154,47 @@ func TestStreamDropsAClientThatNeverReadsWhileOthersKeepReceiving(t *testing.T) 
 	t.Logf("dropped after event %d, had read up to %s", dropped, lastID)
 }
 
+// With ConnContext the server bounds a stream's send buffer itself, so a
+// client that never reads is dropped after hundreds of events, not after
+// the megabytes the kernel would otherwise buffer for it.
+func TestStreamBoundsTheSendBufferOfAClientThatNeverReads(t *testing.T) {
+	st := openStore(t)
+	bc := feedhttp.NewBroadcaster()
+	srv := httptest.NewUnstartedServer(feedhttp.New(st, feedhttp.WithBroadcaster(bc)))
+	srv.Config.ConnContext = feedhttp.ConnContext
+	srv.Start()
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	openStream(t, srv.URL, "", "", sluggish()) // never read
+	reader, _ := readSSE(openStream(t, srv.URL, "", "", nil).Body)
+	bustest.Eventually(t, 10*time.Second, "two live streams", func() bool { return bc.Subscribers() == 2 })
+
+	const n = 2000 // about 2 MB of frames
+	evs := feedgen.Events(n, 11)
+	live := bc.Wrap(st)
+	dropped := -1
+	// 20 events at a time, each group read by the reader before the next:
+	// the fan-out never holds more than 20 for the client that does not
+	// read, so only its connection can make it fall behind.
+	for i := 0; i < n && dropped < 0; i += 20 {
+		generated(t, live, uint64(i+1), evs[i:i+20])
+		for seq := i + 1; seq <= i+20; seq++ {
+			if got := next(t, reader, 10*time.Second); got.ID != strconv.Itoa(seq) {
+				t.Fatalf("the reader got id %s, want %d", got.ID, seq)
+			}
+		}
+		if bc.Subscribers() == 1 {
+			dropped = i + 20
+		}
+	}
+	if dropped < 0 {
+		t.Fatalf("the client that never reads was still live after %d events", n)
+	}
+	t.Logf("dropped after event %d", dropped)
+}
+
 func TestStreamFanOutReadsTheStoreOncePerNotification(t *testing.T) {
 	st := openStore(t)
 	bc := feedhttp.NewBroadcaster()
@@ -280,6 +321,7 @@ func TestStreamResumeFromFarBackIsServedInPagesThenGoesLive(t *testing.T) {
 func BenchmarkIngestWithStreams(b *testing.B) {
 	const n = 5000
 	evs := feedgen.Events(n, 42)
+	var none time.Duration // ingest with no stream
 	for _, bc := range []struct {
 		name    string
 		streams int
@@ -291,7 +333,9 @@ func BenchmarkIngestWithStreams(b *testing.B) {
 				st := openStore(b)
 				br := feedhttp.NewBroadcaster()
 				m, _ := feedhttp.NewMetrics(nil)
-				srv := httptest.NewServer(feedhttp.New(st, feedhttp.WithBroadcaster(br), feedhttp.WithMetrics(m)))
+				srv := httptest.NewUnstartedServer(feedhttp.New(st, feedhttp.WithBroadcaster(br), feedhttp.WithMetrics(m)))
+				srv.Config.ConnContext = feedhttp.ConnContext // as the feed and the hub serve it
+				srv.Start()
 				addr := strings.TrimPrefix(srv.URL, "http://")
 				var conns []net.Conn
 				done := make(chan int, bc.streams)
@@ -347,6 +391,11 @@ func BenchmarkIngestWithStreams(b *testing.B) {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				b.ReportMetric(ingest.Seconds(), "ingest-s")
+				if bc.streams == 0 {
+					none = ingest
+				} else if none > 0 {
+					b.ReportMetric(ingest.Seconds()/none.Seconds(), "x-no-streams")
+				}
 				b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
 				b.ReportMetric(rssMB("VmRSS"), "rss-MB")
 				b.ReportMetric(rssMB("VmHWM"), "peak-rss-MB")

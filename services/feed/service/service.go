@@ -167,6 +167,7 @@ func (s *Service) start(ctx context.Context, cfg Config) error {
 			Handler:           s.handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			BaseContext:       func(net.Listener) context.Context { return base },
+			ConnContext:       feedhttp.ConnContext, // live streams bound their send buffers
 		}
 		go func() { s.served <- s.srv.Serve(ln) }()
 	}
