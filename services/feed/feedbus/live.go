@@ -90,6 +90,7 @@ type Projector struct {
 	mu      sync.Mutex
 	reason  string     // "" when healthy
 	target  uint64     // stream sequence to reach to be caught up again
+	last    uint64     // the stream's last sequence, as last read
 	epoch   feed.Epoch // of the stream being read
 	known   bool       // epoch was recorded or decided
 	applied uint64     // highest stream sequence of this epoch in the store
@@ -217,7 +218,9 @@ func (p *Projector) setHealth(reason string) {
 func (p *Projector) advance(seq uint64) {
 	p.mu.Lock()
 	p.applied = max(p.applied, seq)
+	p.last = max(p.last, p.applied)
 	healed := p.reason != "" && p.applied >= p.target
+	p.proj.m.Lag.Set(float64(p.last - p.applied))
 	p.mu.Unlock()
 	if healed {
 		p.setHealth("")
@@ -307,13 +310,25 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 		return nil, fmt.Errorf("consume %s: %w", p.cfg.Name, err)
 	}
 	p.mu.Lock()
-	p.applied, p.target, p.floor = from, info.State.LastSeq, start
+	p.applied, p.target, p.last, p.floor = from, info.State.LastSeq, info.State.LastSeq, start
 	if c != nil {
 		p.floor = min(c.CachedInfo().AckFloor.Stream, from)
 	}
+	// Events removed from the stream (its limits, a purge) before the
+	// feed read them are lost to it: said once, loudly.
+	gap := from > 0 && info.State.Msgs > 0 && info.State.FirstSeq > from+1 && p.gapAt != info.State.FirstSeq
+	if gap {
+		p.gapAt = info.State.FirstSeq
+	}
 	p.mu.Unlock()
+	if gap {
+		lost := info.State.FirstSeq - from - 1
+		p.log.Warn("the stream lost events the feed never got", zap.Uint64("store", from),
+			zap.Uint64("stream_first", info.State.FirstSeq), zap.Uint64("lost", lost))
+		p.proj.m.Resets.WithLabelValues(ResetGap).Inc()
+		p.setHealth(fmt.Sprintf("%s: %d events were removed from the stream before the feed read them", ResetGap, lost))
+	}
 	p.advance(from)
-	p.proj.m.Lag.Set(float64(info.State.LastSeq - min(from, info.State.LastSeq)))
 	return &session{stream: stream, cons: cons, iter: iter, created: info.Created, base: ep.Base}, nil
 }
 
@@ -667,6 +682,9 @@ func (p *Projector) check(ctx context.Context, s *session) string {
 		p.log.Warn("the stream lost events the feed never got", zap.Uint64("store", applied), zap.Uint64("stream_first", info.State.FirstSeq))
 		return ResetGap
 	}
-	p.proj.m.Lag.Set(float64(info.State.LastSeq - min(applied, info.State.LastSeq)))
+	p.mu.Lock()
+	p.last = max(info.State.LastSeq, p.applied)
+	p.proj.m.Lag.Set(float64(p.last - p.applied))
+	p.mu.Unlock()
 	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -123,5 +124,53 @@ func TestAFeedWhoseStreamIsMadeAgainHoldsEveryEventOfBoth(t *testing.T) {
 	}
 	if !strings.HasSuffix(h.String(), feedbus.ResetStreamRecreated+": reading the new stream | ok") {
 		t.Errorf("health went %q, want degraded (%s) then ok", h, feedbus.ResetStreamRecreated)
+	}
+}
+
+// A feed that was down while the stream's limits removed events it had
+// not read says so (a gap: degraded, counted, logged), holds every event
+// still in the stream, and is healthy once it caught up. Its lag gauge
+// goes from the distance at start to 0.
+func TestAFeedThatWasDownWhileTheStreamDroppedEventsReportsTheGap(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	evs := feedgen.Events(600, 13)
+	w.publish(t, evs[:300])
+	st, p, _, _ := startStale(t, w)
+	bustest.Eventually(t, 15*time.Second, "the feed holds the first events", func() bool { return storedEvents(t, st) == 300 })
+	p.Stop()
+
+	w.publish(t, evs[300:])
+	stream, err := w.js.Stream(ctx, bus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As MaxAge would, or an operator's purge: 301..500 go unread.
+	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(501)); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h := &healthLog{}
+	p, err = feedbus.Project(ctx, w.bus, st, feedbus.Config{Verifier: w.v, Registerer: reg, CheckEvery: time.Hour, OnHealth: h.record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	m, err := feedbus.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.Resets.WithLabelValues(feedbus.ResetGap)); got != 1 {
+		t.Errorf("resets{gap} = %v, want 1", got)
+	}
+	bustest.Eventually(t, 15*time.Second, "the feed holds what the stream kept and is healthy", func() bool {
+		ok, _ := p.Health()
+		return storedEvents(t, st) == 400 && ok
+	})
+	if want := feedbus.ResetGap + ": 200 events were removed from the stream before the feed read them | ok"; h.String() != want {
+		t.Errorf("health went %q, want %q", h, want)
+	}
+	if got := testutil.ToFloat64(m.Lag); got != 0 {
+		t.Errorf("lag = %v after catching up, want 0", got)
 	}
 }
