@@ -8,6 +8,9 @@ MODULES    := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 FUZZTIME   ?= 60s
 BENCHTIME  ?= 1x
 BENCHCOUNT ?= 1
+# The nats-server release the multi-site deployment is tested with
+# (services/hub/deploy.NATSServerVersion), built from the module proxy.
+NATS_SERVER_VERSION := v2.15.2
 
 .PHONY: demo test test-deps bench fuzz lint build
 
@@ -17,6 +20,8 @@ demo:
 build:
 	mkdir -p bin && go build -buildvcs=auto -o bin/dpihub ./services/hub/cmd/dpihub
 
+# The deployment tests (services/hub/deploy) run real nats-server
+# processes of the pinned release, which test-deps builds into bin/.
 # The page tests drive real headless Chromium, and the example verifier
 # runs in Python with the cryptography package: without them the tests
 # would fail. make test installs Debian's chromium and python3-cryptography
@@ -53,6 +58,9 @@ lint:
 
 test-deps:
 	@command -v git >/dev/null || { echo "make test needs git"; exit 1; }
+	@bin/nats-server --version 2>/dev/null | grep -q -- '$(NATS_SERVER_VERSION)$$' || { \
+	  echo "== installing nats-server $(NATS_SERVER_VERSION) into bin/ for the deployment tests"; \
+	  GOBIN="$(CURDIR)/bin" go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION); }
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "== installing chromium for the page tests"; \
