@@ -47,6 +47,7 @@ func init() {
 		"proposal":  {"proposal submit|endorse|object|comment|withdraw|list|show: roadmap proposals under their project's rules", proposalCmd},
 		"subscribe": {"subscribe webhook|list|rm: a maintainer's webhooks for a project's proposals", subscribeCmd},
 		"dedup":     {"dedup scan|report: forks and fixes that duplicate each other; what to upstream", dedupCmd},
+		"deploy":    {"deploy init|add-country|streams: a hub cluster and a leaf site per country (NATS configurations, credentials, streams)", deployCmd},
 		"version":   {"print the module version and the VCS revision and time this binary was built from", version},
 	}
 }
