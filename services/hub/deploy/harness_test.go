@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/services/hub/deploy"
@@ -291,3 +292,14 @@ func (d *deployment) applyStreams(ctx context.Context) {
 }
 
 func (d *deployment) String() string { return fmt.Sprintf("deployment in %s", d.dir) }
+
+// streamInfo is the info of stream on js, asked with a deadline.
+func (d *deployment) streamInfo(js jetstream.JetStream, stream string) (*jetstream.StreamInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	return s.Info(ctx)
+}
