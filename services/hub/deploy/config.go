@@ -17,6 +17,12 @@ import (
 
 const header = "# Written by dpihub deploy init; dpihub deploy add-country rewrites it.\n"
 
+// pings: a server pings each connection every 10s and drops it after two
+// unanswered pings, so a leaf link whose network went away is noticed in
+// about 30s, not nats-server's default 2 minutes x 2, and the site's
+// remote starts reconnecting.
+const pings = "ping_interval: \"10s\"\nping_max: 2\n"
+
 // accountsConf: operator (JWT) mode with the accounts preloaded, so
 // users need not be known to any server: their JWTs are signed by
 // account DPI. Every server of the deployment includes it.
@@ -60,6 +66,7 @@ func hubConf(p Plan, m Member) string {
 		fmt.Fprintf(&b, "http: %q\n", hostPort(listen(m.Listen), m.Monitor))
 	}
 	fmt.Fprintf(&b, "max_payload: %d\n", MaxPayload)
+	b.WriteString(pings)
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  domain: %s\n}\n", m.Store, access.HubDomain)
 	fmt.Fprintf(&b, "cluster {\n  name: %s\n  listen: %q\n  routes: [\n", ClusterName, hostPort(listen(m.Listen), m.Cluster))
 	for _, o := range p.Hub {
@@ -84,10 +91,15 @@ func siteConf(p Plan, s Site, t access.Trust) string {
 		fmt.Fprintf(&b, "http: %q\n", hostPort(listen(s.Listen), s.Monitor))
 	}
 	fmt.Fprintf(&b, "max_payload: %d\n", MaxPayload)
+	b.WriteString(pings)
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  domain: %s\n}\n", s.Store, s.Country)
 	b.WriteString("leafnodes {\n  reconnect: \"1s\"\n  remotes: [{\n    urls: [\n")
 	for _, m := range p.Hub {
-		fmt.Fprintf(&b, "      %q\n", "nats-leaf://"+hostPort(m.Host, m.Leaf))
+		h := m.Host
+		if m.LeafHost != "" {
+			h = m.LeafHost
+		}
+		fmt.Fprintf(&b, "      %q\n", "nats-leaf://"+hostPort(h, m.Leaf))
 	}
 	b.WriteString("    ]\n")
 	fmt.Fprintf(&b, "    credentials: %q\n", path.Join(p.Dir, CredsDir, access.Site(s.Country).CredsFile()))

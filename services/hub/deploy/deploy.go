@@ -22,6 +22,9 @@ type Member struct {
 	// the address it binds (default 0.0.0.0).
 	Host   string `json:"host"`
 	Listen string `json:"listen,omitempty"`
+	// LeafHost is how the sites reach it, when not at Host (a public
+	// address, while routes stay on a private network).
+	LeafHost string `json:"leaf_host,omitempty"`
 	// Ports: clients, cluster routes, leafnodes, monitoring (/healthz).
 	Client  int `json:"client_port"`
 	Cluster int `json:"cluster_port"`

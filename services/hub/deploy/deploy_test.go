@@ -54,13 +54,14 @@ func loopback(t *testing.T, countries ...string) *deployment {
 			t.Fatal(err)
 		}
 	}
-	return start(t, bin, dir, plan, nil)
+	return start(t, bin, dir, plan, nil, nil)
 }
 
 // start writes the deployment directory for plan and starts its servers,
 // each in the namespace ns names for it (if any), then sets up the
-// streams.
-func start(t *testing.T, bin, dir string, plan deploy.Plan, ns map[string]string) *deployment {
+// streams. The test's clients reach a server through its dialer, if it
+// has one.
+func start(t *testing.T, bin, dir string, plan deploy.Plan, ns map[string]string, dialers map[string]nats.CustomDialer) *deployment {
 	t.Helper()
 	if err := deploy.Write(dir, plan); err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func start(t *testing.T, bin, dir string, plan deploy.Plan, ns map[string]string
 	if plan.Dir == "" {
 		plan.Dir = dir
 	}
-	d := &deployment{t: t, dir: dir, plan: plan, site: map[string]*proc{}, dialer: map[string]nats.CustomDialer{}}
+	d := &deployment{t: t, dir: dir, plan: plan, site: map[string]*proc{}, dialer: dialers}
 	for _, m := range plan.Hub {
 		d.hub = append(d.hub, startProc(t, bin, dir, m.Name, ns[m.Name]))
 	}

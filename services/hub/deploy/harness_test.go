@@ -303,3 +303,18 @@ func (d *deployment) streamInfo(js jetstream.JetStream, stream string) (*jetstre
 	}
 	return s.Info(ctx)
 }
+
+// logSize is how long the server's log is now: a mark for loggedSince.
+func (p *proc) logSize() int64 {
+	st, err := os.Stat(p.log)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// loggedSince reports whether the log after mark holds s.
+func (p *proc) loggedSince(mark int64, s string) bool {
+	b, _ := os.ReadFile(p.log)
+	return int64(len(b)) > mark && bytes.Contains(b[mark:], []byte(s))
+}
