@@ -17,6 +17,7 @@ import (
 const deployUsage = `usage:
   dpihub deploy init --countries CC,CC,... --out DIR [--dir-at PATH]
   dpihub deploy add-country --dir DIR --country CC
+  dpihub deploy write --dir DIR
   dpihub deploy streams --dir DIR [--server URL]
 
 init writes a multi-country deployment into DIR: the nats-server configurations
@@ -27,7 +28,8 @@ Host names and ports are those of docker-compose.yml; edit DIR/plan.json and run
 add-country or init again to rewrite the configurations. --dir-at is where DIR
 is as the servers see it (default /etc/dpihub).
 add-country adds a site for CC: its configuration and credentials; run streams
-afterwards. streams sets up the hub's and every site's streams through the hub,
+afterwards. write rewrites the configurations from DIR/plan.json (after an edit)
+and issues the credentials missing from DIR/creds (after one was removed). streams sets up the hub's and every site's streams through the hub,
 as the admin. docs/operations.md walks through it.
 `
 
@@ -43,6 +45,8 @@ func deployCmd(ctx context.Context, env Env, args []string) error {
 		return deployAddCountry(env, args[1:])
 	case "streams":
 		return deployStreams(ctx, env, args[1:])
+	case "write":
+		return deployWrite(env, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.Stdout, deployUsage)
 		return errHelp
@@ -148,5 +152,28 @@ func deployStreams(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "streams set up on the hub and at the sites of %s\n", strings.Join(plan.Countries(), ", "))
+	return nil
+}
+
+func deployWrite(env Env, args []string) error {
+	fs := flags(env, "deploy write")
+	dir := fs.String("dir", "", "the deployment directory (deploy init --out)")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return fmt.Errorf("give --dir")
+	}
+	plan, err := deploy.Load(*dir)
+	if err != nil {
+		return err
+	}
+	if err := deploy.Write(*dir, plan); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "rewrote the configurations in %s and issued the credentials missing from %s\n", *dir, filepath.Join(*dir, deploy.CredsDir))
 	return nil
 }

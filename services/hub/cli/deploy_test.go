@@ -45,6 +45,18 @@ func TestDeployInitWritesADeploymentAndAddCountryAddsOneSite(t *testing.T) {
 	if string(before) != string(after) {
 		t.Error("add-country issued ma's credentials again: those in use would still work, but the files changed under their holders")
 	}
+	if err := os.Remove(filepath.Join(dir, "creds", "site-ma.creds")); err != nil {
+		t.Fatal(err)
+	}
+	if r := dpihub(t, nil, "", "deploy", "write", "--dir", dir); r.code != 0 {
+		t.Fatalf("deploy write: exit %d: %s", r.code, r.stderr)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "creds", "country-ma.creds")); string(again) != string(before) {
+		t.Error("deploy write issued ma's credentials again")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "creds", "site-ma.creds")); err != nil {
+		t.Errorf("deploy write did not issue the removed site-ma.creds again: %v", err)
+	}
 	if r := dpihub(t, nil, "", "deploy", "add-country", "--dir", dir, "--country", "ke"); r.code == 0 {
 		t.Error("adding ke twice succeeded")
 	}

@@ -271,8 +271,9 @@ func (d *deployment) connectHub(id access.Identity, opts ...nats.Option) *nats.C
 
 // applyStreams sets up the streams, retrying while the cluster elects
 // its leader and the leaf links come up.
-func (d *deployment) applyStreams(ctx context.Context) {
+func (d *deployment) applyStreams() {
 	d.t.Helper()
+	ctx := context.Background()
 	nc := d.connectHub(access.Admin)
 	var err error
 	deadline := time.Now().Add(90 * time.Second)

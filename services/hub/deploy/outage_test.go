@@ -57,6 +57,7 @@ func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing
 		dialers[n] = dialer{hubNS}
 	}
 	d := start(t, bin, dir, plan, ns, dialers)
+	d.applyStreams()
 	ctx := context.Background()
 	s, tl := signers(t, "ma", "ph")
 	v, err := sign.NewVerifier(tl)
