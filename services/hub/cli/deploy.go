@@ -18,7 +18,7 @@ const deployUsage = `usage:
   dpihub deploy init --countries CC,CC,... --out DIR [--dir-at PATH]
   dpihub deploy add-country --dir DIR --country CC
   dpihub deploy write --dir DIR
-  dpihub deploy streams --dir DIR [--server URL]
+  dpihub deploy streams --dir DIR [--server URL] [--wait DURATION]
 
 init writes a multi-country deployment into DIR: the nats-server configurations
 of a three-member hub cluster (hub-1..3.conf) and of a leaf site per country
@@ -120,6 +120,7 @@ func deployStreams(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "deploy streams")
 	dir := fs.String("dir", "", "the deployment directory (deploy init --out)")
 	server := fs.String("server", "", "NATS URL of the hub (default: every member's, from the plan)")
+	wait := fs.Duration("wait", 2*time.Minute, "how long to keep trying while the cluster elects its leader and the sites' links come up")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -146,10 +147,26 @@ func deployStreams(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("connect to %s: %w", url, err)
 	}
 	defer nc.Close()
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := deploy.ApplyStreams(sctx, nc, plan, bus.Config{}); err != nil {
-		return err
+	// A cluster just started has no JetStream leader for some seconds,
+	// and a request then may get no answer at all: try again, each time
+	// with its own deadline.
+	deadline := time.Now().Add(*wait)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err = deploy.ApplyStreams(actx, nc, plan, bus.Config{})
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "not yet, trying again: %s\n", oneLine(err.Error()))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
 	}
 	fmt.Fprintf(env.Stdout, "streams set up on the hub and at the sites of %s\n", strings.Join(plan.Countries(), ", "))
 	return nil
