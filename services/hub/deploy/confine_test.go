@@ -172,7 +172,11 @@ func TestACountryCannotSpeakForAnother(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Stop()
-		dl := bustest.DeadLettersOf(t, hubJS, "audit", 1, time.Minute)
+		var dl []bus.DeadLetter
+		bustest.Eventually(t, time.Minute, "a dead letter of the audit consumer", func() bool {
+			dl = deadLetters(hubJS, "audit")
+			return len(dl) > 0
+		})
 		if dl[0].Reason != string(sign.ReasonSubjectMismatch) || !strings.HasPrefix(dl[0].Subject, "dpi.ma.") {
 			t.Errorf("dead letter %s on %s: %s; want %s on ma's subjects", dl[0].Reason, dl[0].Subject, dl[0].Detail, sign.ReasonSubjectMismatch)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events/access"
+	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/services/hub/deploy"
 )
 
@@ -318,4 +319,23 @@ func (p *proc) logSize() int64 {
 func (p *proc) loggedSince(mark int64, s string) bool {
 	b, _ := os.ReadFile(p.log)
 	return int64(len(b)) > mark && bytes.Contains(b[mark:], []byte(s))
+}
+
+// deadLetters are the reasons of the dead letters of consumer in js's
+// DPI_DLQ; an error reading them (the R3 stream between leaders, under
+// load) is none yet.
+func deadLetters(js jetstream.JetStream, consumer string) []bus.DeadLetter {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dls, err := bus.ReadDeadLetters(ctx, js)
+	if err != nil {
+		return nil
+	}
+	var mine []bus.DeadLetter
+	for _, dl := range dls {
+		if dl.Consumer == consumer {
+			mine = append(mine, dl)
+		}
+	}
+	return mine
 }

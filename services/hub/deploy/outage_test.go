@@ -2,7 +2,10 @@ package deploy_test
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
+	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub/deploy"
 )
 
@@ -68,6 +72,19 @@ func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// The feed runs against the hub, as the hub service feed.
+	feedBus := attach(t, d.connectHub(access.Service("feed")), "")
+	fd, err := feedsvc.Start(ctx, feedsvc.Config{Bus: feedBus, Verifier: v, DBPath: filepath.Join(t.TempDir(), "feed.db"),
+		Consumer: access.Service("feed").Consumer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = fd.Close(cctx)
+	})
 
 	// Before the cut: a fix of ph's reaches ma's site.
 	ph := attach(t, d.connect("site-ph", access.Country("ph")), "")
@@ -187,5 +204,30 @@ func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing
 	}
 	if fixesAtHub != outage || assessments != 1 {
 		t.Errorf("the hub's DPI holds %d of the %d fixes and %d assessments (want 1), read by sequence", fixesAtHub, outage, assessments)
+	}
+
+	// And the feed, through its API: each of the 10,000 once.
+	loadIDs := map[string]bool{}
+	for _, e := range load {
+		loadIDs[e.ID()] = true
+	}
+	var rows [][]string
+	bustest.Eventually(t, 3*time.Minute, "the feed lists ma's 10,000 fixes", func() bool {
+		rec := httptest.NewRecorder()
+		fd.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/events.csv?country=ma&type="+events.TypeFixPublished, nil))
+		if rec.Code != http.StatusOK {
+			return false
+		}
+		rows, err = csv.NewReader(rec.Body).ReadAll()
+		return err == nil && len(rows) >= outage+1
+	})
+	inFeed := map[string]int{}
+	for _, r := range rows[1:] {
+		if loadIDs[r[0]] {
+			inFeed[r[0]]++
+		}
+	}
+	if len(rows)-1 != outage || len(inFeed) != outage {
+		t.Errorf("the feed lists %d fixes of ma's, %d of the %d distinct", len(rows)-1, len(inFeed), outage)
 	}
 }
