@@ -26,7 +26,8 @@ import (
 
 // The outage: ma's site runs in a network namespace of its own, joined to
 // the hub's by a veth pair; the hub cluster and ph's site run in the
-// other. The link is cut by taking ma's end down; nothing else changes.
+// other. The link is cut by taking ma's end down; while it is down ma's
+// node works on, and ma's server is restarted once.
 func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing.T) {
 	needNetns(t)
 	bin := natsServer(t)
@@ -171,7 +172,14 @@ func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing
 		}
 		return hubDropped && d.site["ma"].loggedSince(cutMark["site-ma"], "Leafnode connection closed")
 	})
-	t.Logf("cut for %s; 10,000 fixes and one assessment published at ma's site meanwhile", time.Since(cut).Round(time.Millisecond))
+	// And ma's server restarts while cut off (an upgrade, a power cut):
+	// its stream and the hub's source's position must survive it.
+	d.site["ma"].stop()
+	d.site["ma"].start()
+	bustest.Eventually(t, time.Minute, "ma's site holds its 10,000 fixes after its restart", func() bool {
+		return count(t, maJS, bus.Stream, "dpi.ma.fix.published.>") == outage
+	})
+	t.Logf("cut for %s; 10,000 fixes and one assessment published at ma's site meanwhile, and its server restarted", time.Since(cut).Round(time.Millisecond))
 
 	// The link returns.
 	ip(t, "-n", string(maNS), "link", "set", maEnd, "up")
