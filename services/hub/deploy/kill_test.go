@@ -41,25 +41,34 @@ func TestAHubMemberKilledDuringAPublishLoadLosesNoAcknowledgedEvent(t *testing.T
 	const n, killAt = 3000, 1000
 	evs := fixes(t, "ma", n, "load")
 	var acked atomic.Int64
-	killed := make(chan string, 1)
+	type kill struct {
+		name  string
+		acked int64 // acknowledged when it was killed
+	}
+	killed := make(chan kill, 1)
 	go func() {
 		for acked.Load() < killAt {
 			time.Sleep(5 * time.Millisecond)
 		}
-		// The stream's leader: the member whose loss costs most.
-		info, err := d.streamInfo(js, bus.Stream)
-		if err != nil || info.Cluster == nil {
-			killed <- ""
-			return
-		}
-		for _, p := range d.hub {
-			if p.name == info.Cluster.Leader {
-				p.kill()
-				killed <- p.name
-				return
+		// The stream's leader: the member whose loss costs most. Asking
+		// may fail for a moment under load: ask again.
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			info, err := d.streamInfo(js, bus.Stream)
+			if err != nil || info.Cluster == nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			for _, p := range d.hub {
+				if p.name == info.Cluster.Leader {
+					at := acked.Load()
+					p.kill()
+					killed <- kill{p.name, at}
+					return
+				}
 			}
 		}
-		killed <- ""
+		killed <- kill{}
 	}()
 	ackedIDs := map[string]bool{}
 	retries := 0
@@ -82,11 +91,15 @@ func TestAHubMemberKilledDuringAPublishLoadLosesNoAcknowledgedEvent(t *testing.T
 		ackedIDs[bus.MsgID(e)] = true
 		acked.Add(1)
 	}
-	victim := <-killed
+	k := <-killed
+	victim := k.name
 	if victim == "" {
 		t.Fatal("the stream's leader was not found to be killed")
 	}
-	t.Logf("killed %s, the leader of DPI, after %d acknowledged events; %d publishes were tried again", victim, killAt, retries)
+	if k.acked > n-500 {
+		t.Fatalf("the leader was killed after %d of %d acknowledgements: too late to test a load", k.acked, n)
+	}
+	t.Logf("killed %s, the leader of DPI, after %d acknowledged events; %d publishes were tried again", victim, k.acked, retries)
 
 	var got []string
 	bustest.Eventually(t, time.Minute, "the two members left serve DPI", func() bool {
