@@ -8,8 +8,11 @@ MODULES    := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 FUZZTIME   ?= 60s
 BENCHTIME  ?= 1x
 BENCHCOUNT ?= 1
+# The nats-server release the multi-site deployment is tested with
+# (services/hub/deploy.NATSServerVersion), built from the module proxy.
+NATS_SERVER_VERSION := v2.15.2
 
-.PHONY: demo test test-deps bench fuzz lint build
+.PHONY: demo test test-deps bench fuzz lint build images
 
 demo:
 	go run ./services/hub/cmd/dpihub demo
@@ -17,6 +20,8 @@ demo:
 build:
 	mkdir -p bin && go build -buildvcs=auto -o bin/dpihub ./services/hub/cmd/dpihub
 
+# The deployment tests (services/hub/deploy) run real nats-server
+# processes of the pinned release, which test-deps builds into bin/.
 # The page tests drive real headless Chromium, and the example verifier
 # runs in Python with the cryptography package: without them the tests
 # would fail. make test installs Debian's chromium and python3-cryptography
@@ -53,6 +58,9 @@ lint:
 
 test-deps:
 	@command -v git >/dev/null || { echo "make test needs git"; exit 1; }
+	@bin/nats-server --version 2>/dev/null | grep -q -- '$(NATS_SERVER_VERSION)$$' || { \
+	  echo "== installing nats-server $(NATS_SERVER_VERSION) into bin/ for the deployment tests"; \
+	  GOBIN="$(CURDIR)/bin" go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION); }
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "== installing chromium for the page tests"; \
@@ -69,3 +77,22 @@ test-deps:
 	  else \
 	    echo "make test needs python3 with cryptography for the example verifier: apt-get install python3-cryptography (Debian's package)"; exit 1; \
 	  fi; }
+
+# Images for docker-compose.yml, FROM scratch: static binaries built here
+# (no registry needed), and deploy/local, the deployment of ma, ph and lk
+# that docker-compose.yml mounts (made once: keys and credentials are
+# kept; rm -rf deploy/local to start again).
+IMAGE_BIN := deploy/docker/bin
+images: deploy/local
+	mkdir -p $(IMAGE_BIN)
+	CGO_ENABLED=0 go build -o $(IMAGE_BIN)/dpihub ./services/hub/cmd/dpihub
+	CGO_ENABLED=0 go build -o $(IMAGE_BIN)/feed ./services/feed/cmd/feed
+	CGO_ENABLED=0 GOBIN="$(CURDIR)/$(IMAGE_BIN)" go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
+	docker build -q -t dpihub/nats-server:$(NATS_SERVER_VERSION) -f deploy/docker/nats.Dockerfile deploy/docker
+	docker build -q -t dpihub/dpihub:latest -f deploy/docker/dpihub.Dockerfile deploy/docker
+
+deploy/local:
+	go run ./services/hub/cmd/dpihub deploy init --countries ma,ph,lk --out deploy/local.tmp
+	for c in ma ph lk hub; do go run ./services/hub/cmd/dpihub keys gen --country $$c --dir deploy/local.tmp/keys >/dev/null; done
+	cd deploy/local.tmp/keys && for c in ma ph lk hub; do ln -s $$c-*.key $$c.key; done
+	mv deploy/local.tmp deploy/local

@@ -134,11 +134,21 @@ func (a Authority) String() string {
 // GoString is String, so that %#v shows no seed either.
 func (a Authority) GoString() string { return a.String() }
 
-// Configure makes o trust the authority: the operator, the two account
-// JWTs in a resolver held in memory (users need not be known to the
-// server: their JWTs are signed by the account), and the system account.
-// Account DPI has JetStream with no limits of its own; the server's apply.
-func (a *Authority) Configure(o *server.Options) error {
+// Trust is what a nats-server needs to trust an authority: the operator's
+// JWT, the system account's public key, and the JWT of each account by
+// its public key (for a MEMORY resolver). None of it is secret.
+type Trust struct {
+	Operator      string
+	SystemAccount string
+	// Account is the public key of account DPI, which holds the streams
+	// and every identity: a leafnode remote binds to it.
+	Account  string
+	Accounts map[string]string
+}
+
+// Trust returns what a server needs to trust the authority. Account DPI
+// has JetStream with no limits of its own; the server's apply.
+func (a *Authority) Trust() (Trust, error) {
 	opub, _ := a.operator.PublicKey()
 	spub, _ := a.system.PublicKey()
 	apub, _ := a.account.PublicKey()
@@ -147,16 +157,13 @@ func (a *Authority) Configure(o *server.Options) error {
 	oc.SystemAccount = spub
 	ojwt, err := oc.Encode(a.operator)
 	if err != nil {
-		return fmt.Errorf("operator JWT: %w", err)
-	}
-	if oc, err = jwt.DecodeOperatorClaims(ojwt); err != nil {
-		return fmt.Errorf("operator JWT: %w", err)
+		return Trust{}, fmt.Errorf("operator JWT: %w", err)
 	}
 	sc := jwt.NewAccountClaims(spub)
 	sc.Name = SystemAccountName
 	sjwt, err := sc.Encode(a.operator)
 	if err != nil {
-		return fmt.Errorf("system account JWT: %w", err)
+		return Trust{}, fmt.Errorf("system account JWT: %w", err)
 	}
 	ac := jwt.NewAccountClaims(apub)
 	ac.Name = AccountName
@@ -166,15 +173,32 @@ func (a *Authority) Configure(o *server.Options) error {
 	}
 	ajwt, err := ac.Encode(a.operator)
 	if err != nil {
-		return fmt.Errorf("account JWT: %w", err)
+		return Trust{}, fmt.Errorf("account JWT: %w", err)
+	}
+	return Trust{Operator: ojwt, SystemAccount: spub, Account: apub, Accounts: map[string]string{spub: sjwt, apub: ajwt}}, nil
+}
+
+// Configure makes o trust the authority: the operator, the two account
+// JWTs in a resolver held in memory (users need not be known to the
+// server: their JWTs are signed by the account), and the system account.
+func (a *Authority) Configure(o *server.Options) error {
+	t, err := a.Trust()
+	if err != nil {
+		return err
+	}
+	oc, err := jwt.DecodeOperatorClaims(t.Operator)
+	if err != nil {
+		return fmt.Errorf("operator JWT: %w", err)
 	}
 	res := &server.MemAccResolver{}
-	if err := errors.Join(res.Store(spub, sjwt), res.Store(apub, ajwt)); err != nil {
-		return fmt.Errorf("account resolver: %w", err)
+	for pub, token := range t.Accounts {
+		if err := res.Store(pub, token); err != nil {
+			return fmt.Errorf("account resolver: %w", err)
+		}
 	}
 	o.TrustedOperators = []*jwt.OperatorClaims{oc}
 	o.AccountResolver = res
-	o.SystemAccount = spub
+	o.SystemAccount = t.SystemAccount
 	return nil
 }
 

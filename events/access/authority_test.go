@@ -18,14 +18,14 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/permissions.golden from the table")
 
 func TestIdentitiesParseWhatStringWritesAndRefuseTheRest(t *testing.T) {
-	for _, id := range []access.Identity{access.Country("ma"), access.Service("feed"), access.Service("dedup"), access.Admin, access.Observer} {
+	for _, id := range []access.Identity{access.Country("ma"), access.Service("feed"), access.Service("dedup"), access.Admin, access.Observer, access.Site("ma")} {
 		got, err := access.Parse(id.String())
 		if err != nil || got != id {
 			t.Errorf("Parse(%q) = %v, %v", id, got, err)
 		}
 	}
 	for _, s := range []string{"", "country:", "country:MA", "country:mar", "country:hub", "service:", "service:Feed",
-		"service:node-ma", "admin:root", "observer:x", "root", "country:ma:x"} {
+		"service:node-ma", "admin:root", "observer:x", "root", "country:ma:x", "site:", "site:hub", "site:MA"} {
 		if id, err := access.Parse(s); err == nil {
 			t.Errorf("Parse(%q) = %v, want an error", s, id)
 		}
@@ -39,7 +39,7 @@ func TestIdentitiesParseWhatStringWritesAndRefuseTheRest(t *testing.T) {
 // change of this file. go test -run Golden -update rewrites it.
 func TestThePermissionTableIsTheReviewedOne(t *testing.T) {
 	var b bytes.Buffer
-	for _, id := range []access.Identity{access.Country("ma"), access.Service("feed"), access.Observer, access.Admin} {
+	for _, id := range []access.Identity{access.Country("ma"), access.Service("feed"), access.Observer, access.Admin, access.Site("ma")} {
 		fmt.Fprintf(&b, "%s (inbox %q, consumer %q)\n%s\n", id, id.InboxPrefix(), id.Consumer(), id.Permissions())
 	}
 	golden := filepath.Join("testdata", "permissions.golden")

@@ -26,6 +26,11 @@ const (
 	// RoleObserver reads events and dead letters and nothing else:
 	// coordinators, maintainers, the nats CLI.
 	RoleObserver Role = "observer"
+	// RoleSite is the leafnode link of country cc's site (site:ma) to the
+	// hub cluster in a multi-site deployment: no client connects with it.
+	// It carries only what JetStream sourcing between the site's domain
+	// and the hub's needs, never an event subject (SitePermissions).
+	RoleSite Role = "site"
 )
 
 // Identity is who a NATS connection is: a role and, for countries and
@@ -43,6 +48,9 @@ var (
 
 // Country is the identity of country cc's node.
 func Country(cc string) Identity { return Identity{Role: RoleCountry, Name: cc} }
+
+// Site is the identity of the leafnode link of country cc's site.
+func Site(cc string) Identity { return Identity{Role: RoleSite, Name: cc} }
 
 // Service is the identity of the hub service name.
 func Service(name string) Identity { return Identity{Role: RoleService, Name: name} }
@@ -73,7 +81,7 @@ func Parse(s string) (Identity, error) {
 // name.
 func (id Identity) Validate() error {
 	switch id.Role {
-	case RoleCountry:
+	case RoleCountry, RoleSite:
 		if id.Name == events.HubCountry || !events.ValidCountry(id.Name) {
 			return fmt.Errorf("identity %q: %q is not a lower-case ISO 3166-1 alpha-2 country code", id, id.Name)
 		}
@@ -89,7 +97,7 @@ func (id Identity) Validate() error {
 			return fmt.Errorf("identity %q: %s takes no name", id, id.Role)
 		}
 	default:
-		return fmt.Errorf("identity %q: unknown role %q (country:<cc>, service:<name>, admin, observer)", id, id.Role)
+		return fmt.Errorf("identity %q: unknown role %q (country:<cc>, site:<cc>, service:<name>, admin, observer)", id, id.Role)
 	}
 	return nil
 }

@@ -66,6 +66,8 @@ func (id Identity) Permissions() Permissions {
 		return service(id)
 	case RoleObserver:
 		return observer()
+	case RoleSite:
+		return site(id.Name)
 	}
 	return Permissions{}
 }
@@ -200,5 +202,6 @@ func (p Permissions) String() string {
 	for _, s := range p.Subscribe {
 		b.WriteString("  sub " + s + "\n")
 	}
+
 	return b.String()
 }

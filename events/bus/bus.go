@@ -141,8 +141,8 @@ type Bus struct {
 	maxMsgSize int32
 }
 
-// Open creates or updates streams DPI and DPI_DLQ on js.
-func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error) {
+// withDefaults fills in what Config's zero values mean.
+func (cfg Config) withDefaults() Config {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 365 * 24 * time.Hour
 	}
@@ -161,6 +161,44 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error)
 	case cfg.MaxMsgSize < 0:
 		cfg.MaxMsgSize = -1
 	}
+	return cfg
+}
+
+// StreamConfigs are the configurations of streams DPI and DPI_DLQ that
+// Open makes for cfg (its zero values mean what Config says). A
+// multi-site deployment starts from them and adds replicas and sources.
+func StreamConfigs(cfg Config) (dpi, dlq jetstream.StreamConfig) {
+	cfg = cfg.withDefaults()
+	dpi = jetstream.StreamConfig{
+		Name:        Stream,
+		Description: "dpihub events, signed CloudEvents",
+		Subjects:    []string{subject.All},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      cfg.MaxAge,
+		MaxBytes:    cfg.MaxBytes,
+		MaxMsgSize:  cfg.MaxMsgSize,
+		Discard:     jetstream.DiscardNew,
+		Duplicates:  DuplicateWindow,
+	}
+	dlq = jetstream.StreamConfig{
+		Name:        DLQStream,
+		Description: "dpihub dead letters: refused messages with the reason",
+		Subjects:    []string{DLQSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      DLQMaxAge,
+		MaxBytes:    DLQMaxBytes,
+		MaxMsgSize:  DLQMaxMsgSize(cfg.MaxMsgSize),
+		Discard:     jetstream.DiscardOld,
+		Duplicates:  DuplicateWindow,
+	}
+	return dpi, dlq
+}
+
+// Open creates or updates streams DPI and DPI_DLQ on js.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error) {
+	cfg = cfg.withDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -180,29 +218,8 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Bus, error)
 		}
 		return b, nil
 	}
-	for _, sc := range []jetstream.StreamConfig{{
-		Name:        Stream,
-		Description: "dpihub events, signed CloudEvents",
-		Subjects:    []string{subject.All},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      cfg.MaxAge,
-		MaxBytes:    cfg.MaxBytes,
-		MaxMsgSize:  cfg.MaxMsgSize,
-		Discard:     jetstream.DiscardNew,
-		Duplicates:  DuplicateWindow,
-	}, {
-		Name:        DLQStream,
-		Description: "dpihub dead letters: refused messages with the reason",
-		Subjects:    []string{DLQSubjects},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      DLQMaxAge,
-		MaxBytes:    DLQMaxBytes,
-		MaxMsgSize:  DLQMaxMsgSize(cfg.MaxMsgSize),
-		Discard:     jetstream.DiscardOld,
-		Duplicates:  DuplicateWindow,
-	}} {
+	dpi, dlq := StreamConfigs(cfg)
+	for _, sc := range []jetstream.StreamConfig{dpi, dlq} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("set up stream %s: %w", sc.Name, err)
 		}

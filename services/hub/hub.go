@@ -27,6 +27,7 @@ import (
 	"github.com/dpihub/dpihub/events/problem"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/feed/feedhttp"
+	"github.com/dpihub/dpihub/services/hub/deploy"
 	"github.com/dpihub/dpihub/services/hub/embedded"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
@@ -54,6 +55,12 @@ type Config struct {
 	// /healthz answers 503 "starting" until Started is called, so that
 	// nothing is sent traffic (or a user the UI's address) before they run.
 	Starting bool
+	// Site, when set, runs this process as a country's site in a
+	// multi-site deployment: its NATS server is a leaf node of the hub
+	// cluster with JetStream in the country's domain, and its stream DPI
+	// captures the country's own events only (dpi.<cc>.>); dpihub deploy
+	// streams, run on the hub, adds the source of the others' events.
+	Site *embedded.Leaf
 }
 
 // Hub is a running hub process.
@@ -130,7 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		ServerName: cfg.ServerName, DataDir: cfg.DataDir,
 		Host: cfg.NATSHost, Port: cfg.NATSPort, Logger: cfg.Logger,
 		MaxPayload: max(embedded.DefaultMaxPayload, bus.DLQMaxMsgSize(cfg.MaxMsgSize)),
-		Authority:  h.Auth, TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey,
+		Authority:  h.Auth, TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Leaf: cfg.Site,
 	})
 	if err != nil {
 		h.Close(ctx)
@@ -165,8 +172,16 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		h.Close(ctx)
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	h.Bus, err = bus.Open(ctx, h.JS, bus.Config{MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, MaxMsgSize: cfg.MaxMsgSize,
-		Logger: cfg.Logger, Metrics: h.Metrics})
+	busCfg := bus.Config{MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, MaxMsgSize: cfg.MaxMsgSize,
+		Logger: cfg.Logger, Metrics: h.Metrics}
+	if cfg.Site != nil {
+		if err := openSiteStreams(ctx, h.JS, cfg.Site.Domain, busCfg); err != nil {
+			h.Close(ctx)
+			return nil, err
+		}
+		busCfg.Attach = true
+	}
+	h.Bus, err = bus.Open(ctx, h.JS, busCfg)
 	if err != nil {
 		h.Close(ctx)
 		return nil, err
@@ -330,4 +345,26 @@ func (h *Hub) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(status)
+}
+
+// openSiteStreams makes a site's streams when they are missing: DPI,
+// which captures the country's own events, and DPI_DLQ. It leaves
+// existing ones as they are: dpihub deploy streams, run on the hub, gives
+// DPI its source of the others' events (deploy.SiteStreams).
+func openSiteStreams(ctx context.Context, js jetstream.JetStream, cc string, cfg bus.Config) error {
+	dpi, dlq := bus.StreamConfigs(cfg)
+	dpi.Subjects = []string{deploy.Own(cc)}
+	for _, sc := range []jetstream.StreamConfig{dpi, dlq} {
+		_, err := js.Stream(ctx, sc.Name)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("site stream %s: %w", sc.Name, err)
+		}
+		if _, err := js.CreateStream(ctx, sc); err != nil {
+			return fmt.Errorf("site stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
 }

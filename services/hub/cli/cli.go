@@ -35,19 +35,21 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"serve":     {"run the hub: embedded NATS with JetStream, /healthz, /metrics, services", serve},
-		"demo":      {"run the demo story on a throw-away embedded hub", demoCmd},
-		"publish":   {"publish a JSON payload file as a signed event", publish},
-		"tail":      {"follow events or dead letters", tail},
-		"keys":      {"keys gen: make a country's signing key and trust-list entry", keys},
-		"patch-id":  {"print patch-ids exactly as git patch-id does (stdin)", patchID},
-		"feed":      {"feed rebuild: replay the stream into a new feed database, with a progress bar", feedCmd},
-		"fix":       {"fix assess|publish|export: assess a patch, publish commits as fixes, export a fix as an mbox", fix},
-		"creds":     {"creds issue|context: NATS credentials of a country, a service, the admin or the observer; nats CLI contexts", credsCmd},
-		"proposal":  {"proposal submit|endorse|object|comment|withdraw|list|show: roadmap proposals under their project's rules", proposalCmd},
-		"subscribe": {"subscribe webhook|list|rm: a maintainer's webhooks for a project's proposals", subscribeCmd},
-		"dedup":     {"dedup scan|report: forks and fixes that duplicate each other; what to upstream", dedupCmd},
-		"version":   {"print the module version and the VCS revision and time this binary was built from", version},
+		"serve":       {"run the hub: embedded NATS with JetStream, /healthz, /metrics, services", serve},
+		"demo":        {"run the demo story on a throw-away embedded hub", demoCmd},
+		"publish":     {"publish a JSON payload file as a signed event", publish},
+		"tail":        {"follow events or dead letters", tail},
+		"keys":        {"keys gen: make a country's signing key and trust-list entry", keys},
+		"patch-id":    {"print patch-ids exactly as git patch-id does (stdin)", patchID},
+		"feed":        {"feed rebuild: replay the stream into a new feed database, with a progress bar", feedCmd},
+		"fix":         {"fix assess|publish|export: assess a patch, publish commits as fixes, export a fix as an mbox", fix},
+		"creds":       {"creds issue|context: NATS credentials of a country, a service, the admin or the observer; nats CLI contexts", credsCmd},
+		"proposal":    {"proposal submit|endorse|object|comment|withdraw|list|show: roadmap proposals under their project's rules", proposalCmd},
+		"subscribe":   {"subscribe webhook|list|rm: a maintainer's webhooks for a project's proposals", subscribeCmd},
+		"dedup":       {"dedup scan|report: forks and fixes that duplicate each other; what to upstream", dedupCmd},
+		"deploy":      {"deploy init|add-country|streams: a hub cluster and a leaf site per country (NATS configurations, credentials, streams)", deployCmd},
+		"healthcheck": {"healthcheck URL: exit 0 when GET URL answers 200 (a container's HEALTHCHECK; the images have no curl)", healthcheck},
+		"version":     {"print the module version and the VCS revision and time this binary was built from", version},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/dpihub/dpihub/services/feed"
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub"
+	"github.com/dpihub/dpihub/services/hub/embedded"
 	"github.com/dpihub/dpihub/services/node"
 	nodesvc "github.com/dpihub/dpihub/services/node/service"
 	"github.com/dpihub/dpihub/services/proposals/governance"
@@ -56,6 +57,9 @@ func serve(ctx context.Context, env Env, args []string) error {
 	maxMsgSize := &byteSize{n: bus.DefaultMaxMsgSize, max: 1 << 30}
 	fs.Var(maxMsgSize, "max-msg-size", "largest message stream DPI stores, headers included (e.g. 4MiB, at most 1GiB; -1: no limit); DPI_DLQ takes 16KiB more")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	site := fs.String("site", "", "run as this country's site of a multi-site deployment: a NATS leaf node of --hub with JetStream in the country's own domain")
+	hubURLs := fs.String("hub", "", "with --site: the hub members' leafnode URLs, comma-separated (nats-leaf://hub-1:7422,...)")
+	siteCreds := fs.String("site-creds", "", "with --site: the credentials of the site's link to the hub (dpihub deploy init writes creds/site-<cc>.creds)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -67,6 +71,21 @@ func serve(ctx context.Context, env Env, args []string) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--nats-tls-cert and --nats-tls-key go together")
+	}
+	var leaf *embedded.Leaf
+	if *site != "" || *hubURLs != "" || *siteCreds != "" {
+		if *site == "" || *hubURLs == "" || *siteCreds == "" {
+			return errors.New("--site, --hub and --site-creds go together")
+		}
+		leaf = &embedded.Leaf{Domain: *site, Creds: *siteCreds}
+		for _, u := range strings.Split(*hubURLs, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				leaf.URLs = append(leaf.URLs, u)
+			}
+		}
+		if err := access.Site(*site).Validate(); err != nil {
+			return fmt.Errorf("--site: %w", err)
+		}
 	}
 	var run []string
 	for _, s := range strings.Split(*services, ",") {
@@ -137,7 +156,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 	h, err := hub.Start(ctx, hub.Config{
 		DataDir: *data, ServerName: *name, NATSHost: *host, NATSPort: *port,
 		HTTPAddr: *httpAddr, MaxAge: *maxAge, MaxBytes: maxBytes.n, MaxMsgSize: int32(maxMsgSize.n),
-		Logger: log, Starting: len(run) > 0, NATSTLSCert: *tlsCert, NATSTLSKey: *tlsKey,
+		Logger: log, Starting: len(run) > 0, NATSTLSCert: *tlsCert, NATSTLSKey: *tlsKey, Site: leaf,
 	})
 	if err != nil {
 		return err

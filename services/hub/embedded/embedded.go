@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"time"
 
@@ -45,6 +46,21 @@ type Config struct {
 	TLSCert, TLSKey string
 	// Logger receives the server's log (nil: silent).
 	Logger *zap.Logger
+	// Leaf, when set, makes the server a country's site: a leaf node of a
+	// hub cluster with JetStream in the country's own domain, so that it
+	// keeps working while its link is down (docs/operations.md).
+	Leaf *Leaf
+}
+
+// Leaf is the link of a site's server to the hub cluster.
+type Leaf struct {
+	// Domain is the site's JetStream domain: its country code.
+	Domain string
+	// URLs are the hub members' leafnode URLs (nats-leaf://host:7422).
+	URLs []string
+	// Creds is the .creds file of the site's link (access.Site), issued by
+	// the hub's authority: the hub checks it, not this server.
+	Creds string
 }
 
 // DefaultMaxPayload is the embedded server's max_payload when
@@ -98,6 +114,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Authority.Configure(opts); err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
+	if cfg.Leaf != nil {
+		if err := configureLeaf(opts, cfg.Authority, *cfg.Leaf); err != nil {
+			return nil, fmt.Errorf("embedded nats-server: %w", err)
+		}
+	}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey})
 		if err != nil {
@@ -150,6 +171,40 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("embedded nats-server: not ready for connections within 10s after start (see the log)")
 	}
 	return &Server{ns}, nil
+}
+
+// configureLeaf makes the server a site: JetStream in the site's domain,
+// and a leafnode remote to every hub member that binds this server's
+// account DPI (the site's own authority) to the hub's with the site's
+// credentials. Pings every 10s, two missed: a lost link is noticed in
+// about 30s, as deploy's configurations do.
+func configureLeaf(o *server.Options, a *access.Authority, l Leaf) error {
+	if err := access.Site(l.Domain).Validate(); err != nil {
+		return err
+	}
+	if len(l.URLs) == 0 || l.Creds == "" {
+		return errors.New("a site needs the hub's leafnode URLs and its link's credentials")
+	}
+	if _, err := os.Stat(l.Creds); err != nil {
+		return fmt.Errorf("the site's credentials: %w", err)
+	}
+	t, err := a.Trust()
+	if err != nil {
+		return err
+	}
+	remote := &server.RemoteLeafOpts{LocalAccount: t.Account, Credentials: l.Creds}
+	for _, u := range l.URLs {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host == "" {
+			return fmt.Errorf("hub leafnode URL %q: want nats-leaf://host:port", u)
+		}
+		remote.URLs = append(remote.URLs, pu)
+	}
+	o.JetStreamDomain = l.Domain
+	o.LeafNode.Remotes = []*server.RemoteLeafOpts{remote}
+	o.LeafNode.ReconnectInterval = time.Second
+	o.PingInterval, o.MaxPingsOut = 10*time.Second, 2
+	return nil
 }
 
 // startError states the cause of a nats-server Fatalf: for a port it cannot
