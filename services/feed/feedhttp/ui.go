@@ -776,22 +776,3 @@ func humanDuration(d time.Duration) string {
 	}
 	return strconv.Itoa(int(d.Hours()/24)) + " days"
 }
-
-// countryNames are the names the UI shows for the codes it knows; other
-// codes show in upper case.
-var countryNames = map[string]string{
-	"hub": "Hub services",
-	"bd":  "Bangladesh", "br": "Brazil", "co": "Colombia", "ee": "Estonia", "et": "Ethiopia",
-	"gh": "Ghana", "gt": "Guatemala", "id": "Indonesia", "in": "India", "ke": "Kenya",
-	"lk": "Sri Lanka", "ma": "Morocco", "mx": "Mexico", "mz": "Mozambique", "ng": "Nigeria",
-	"np": "Nepal", "pe": "Peru", "ph": "Philippines", "rw": "Rwanda", "sg": "Singapore",
-	"sl": "Sierra Leone", "sn": "Senegal", "tg": "Togo", "tz": "Tanzania", "ug": "Uganda",
-	"za": "South Africa", "zm": "Zambia",
-}
-
-func countryName(cc string) string {
-	if n, ok := countryNames[cc]; ok {
-		return n
-	}
-	return strings.ToUpper(cc)
-}
