@@ -49,6 +49,11 @@ func WithoutHealthz() Option { return func(s *server) { s.noHealthz = true } }
 // left.
 func WithGovernance(g feed.Governance) Option { return func(s *server) { s.gov = g } }
 
+// WithClock makes now the handler's clock (default time.Now): what
+// "3 days ago", the matrix's age filter and the board's time left are
+// measured from.
+func WithClock(now func() time.Time) Option { return func(s *server) { s.now = now } }
+
 // WithHeartbeat sets how often the stream sends a comment to keep
 // connections open through proxies (default 15s).
 func WithHeartbeat(d time.Duration) Option { return func(s *server) { s.heartbeat = d } }
@@ -117,6 +122,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /api/v1/stream", s.stream)
 	handle("GET /api/v1/fixes", s.apiFixes)
 	handle("GET /api/v1/fixes/{id}", s.apiFix)
+	handle("GET /api/v1/matrix", s.apiMatrix)
 	handle("GET /api/v1/proposals", s.apiProposals)
 	handle("GET /api/v1/duplicates", s.apiDuplicates)
 	handle("GET /api/v1/countries", s.apiCountries)

@@ -68,6 +68,7 @@ func mustParsePages() *pages {
 type view struct {
 	Title    string
 	Nav      string // feed, matrix, proposals, duplicates, countries
+	Wide     bool   // the page uses the window's full width (the matrix)
 	AtomHref string
 	Now      time.Time
 	Data     any
@@ -308,14 +309,6 @@ var (
 		events.VerdictNotApplicable: "the fork lacks the files",
 		events.VerdictPending:       "not assessed yet",
 	})
-	matrixLegend = legend(map[string]string{
-		events.VerdictOrigin:        "made here",
-		events.VerdictPresent:       "already in the fork",
-		events.VerdictApplies:       "applies cleanly",
-		events.VerdictConflicts:     "some hunks fail",
-		events.VerdictNotApplicable: "files absent",
-		events.VerdictPending:       "not assessed yet",
-	})
 )
 
 type fixData struct {
@@ -418,51 +411,6 @@ func matrixRow(f feed.Fix, countries []string) []cell {
 		row = append(row, c)
 	}
 	return row
-}
-
-type matrixData struct {
-	Project   string
-	Projects  []option
-	Countries []string
-	Fixes     []matrixFix
-	Legend    []legendEntry
-}
-
-type matrixFix struct {
-	Fix   feed.Fix
-	Cells []cell
-}
-
-func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
-	project := strings.TrimSpace(r.URL.Query().Get("project"))
-	if project != "" && !events.ValidProject(project) {
-		s.uiFail(w, r, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
-		return
-	}
-	fixes, err := s.st.Fixes(r.Context(), project, 0, 200)
-	if err != nil {
-		s.uiFail(w, r, err)
-		return
-	}
-	countries, err := s.knownCountries(r, fixes)
-	if err != nil {
-		s.uiFail(w, r, err)
-		return
-	}
-	_, projects, err := s.filterOptions(r, "", project)
-	if err != nil {
-		s.uiFail(w, r, err)
-		return
-	}
-	d := matrixData{Project: project, Projects: projects, Countries: countries, Legend: matrixLegend}
-	for _, f := range fixes {
-		d.Fixes = append(d.Fixes, matrixFix{Fix: f, Cells: matrixRow(f, countries)})
-	}
-	title := "Fix matrix"
-	if project != "" {
-		title += ": " + project
-	}
-	s.render(w, r, http.StatusOK, "matrix", view{Title: title, Nav: "matrix", Data: d})
 }
 
 // Proposal statuses in board order.
@@ -628,6 +576,7 @@ var funcs = template.FuncMap{
 	"statusText":  func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
 	"time":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"date":        func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
 	"ago":         ago,
 	"dur":         func(d feed.Duration) string { return humanDuration(time.Duration(d)) },
 	"durp": func(d *feed.Duration) string {
@@ -662,6 +611,8 @@ var funcs = template.FuncMap{
 	"base":           path.Base,
 	"proposalAnchor": proposalAnchor,
 	"countryAnchor":  countryAnchor,
+	"letter":         func(v string) string { return verdictLetters[v] },
+	"vclass":         func(v string) string { return verdictClasses[v] },
 	"dupHref":        dupHref,
 	"dupSide":        dupSide,
 }
