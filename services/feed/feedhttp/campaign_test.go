@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -270,4 +271,191 @@ func TestCampaignScreenshots(t *testing.T) {
 // campaignViews are the views TestCampaignScreenshots takes.
 var campaignViews = []struct{ name, path, ready string }{
 	{"campaign-matrix", "/matrix", `!!document.querySelector("#project-matrix")`},
+	{"campaign-country-lacking", "/countries/ke/lacking", `!!document.querySelector("#lacking-fixes")`},
+	{"campaign-fix-lacking", "/fixes/ci-fix-00999/lacking", `!!document.querySelector("#lacking-countries")`},
+}
+
+// heatmap reads every page of the matrix in the browser: each fix's
+// letter in each country's column.
+func heatmap(t testing.TB, ctx context.Context, srv string) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	do(t, ctx, chromedp.Navigate(srv+"/matrix?limit=500"), chromedp.WaitVisible(chromedp.CSS("#project-matrix")))
+	for {
+		rows := feedtest.JS[map[string]map[string]string](t, ctx, `(() => {
+			const cols = [...document.querySelectorAll("#project-matrix thead th[data-country]")].map(th => th.dataset.country);
+			const out = {};
+			for (const tr of document.querySelectorAll("#project-matrix tbody tr")) {
+				const cells = {};
+				[...tr.querySelectorAll("td")].forEach((td, i) => cells[cols[i]] = td.textContent);
+				out[tr.dataset.fix] = cells;
+			}
+			return out;
+		})()`)
+		for id, cells := range rows {
+			out[id] = cells
+		}
+		if !feedtest.JS[bool](t, ctx, `!!document.querySelector('.pager a[rel="next"]')`) {
+			return out
+		}
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.__before = true`), chromedp.Click(chromedp.CSS(`.pager a[rel="next"]`)))
+		feedtest.WaitJS(t, ctx, "the next page loads", `!window.__before && document.readyState === "complete"`)
+	}
+}
+
+// lacks: a cell's letter says the country could take the fix and does
+// not have it.
+func lacks(letter string) bool { return letter == "·" || letter == "A" || letter == "C" }
+
+func TestBrowserLackingViewsAgreeWithTheMatrix(t *testing.T) {
+	st := campaign(t, 50, 300)
+	srv := newServer(t, campaignHandler(st))
+	ctx := feedtest.Browser(t)
+	heat := heatmap(t, ctx, srv)
+	if len(heat) != 300 {
+		t.Fatalf("the matrix shows %d fixes, want 300", len(heat))
+	}
+
+	t.Run("a fix's page lists the countries whose cell says they lack it", func(t *testing.T) {
+		checked := 0
+		for id, cells := range heat {
+			var want []string
+			for cc, l := range cells {
+				if lacks(l) {
+					want = append(want, cc)
+				}
+			}
+			if len(want) < 3 {
+				continue
+			}
+			do(t, ctx, chromedp.Navigate(srv+"/fixes/"+id), chromedp.WaitVisible(chromedp.CSS("#lacking-link")),
+				chromedp.Evaluate[chromedp.Void](`window.__before = true`), chromedp.Focus(chromedp.CSS("#lacking-link")), chromedp.KeyEvent("\r"))
+			feedtest.WaitJS(t, ctx, "the lacking page loads", `!window.__before && document.readyState === "complete"`)
+			got := feedtest.JS[[]string](t, ctx, `[...document.querySelectorAll("#lacking-countries tbody tr")].map(r => r.dataset.country)`)
+			if !slices.Equal(sorted(got), sorted(want)) {
+				t.Fatalf("%s: the page lists %q, the matrix says %q", id, sorted(got), sorted(want))
+			}
+			states := feedtest.JS[[]string](t, ctx, "("+readable+`)("#lacking-countries tbody td:nth-child(2)")`)
+			for i, cc := range got {
+				if w := map[string]string{"·": "pending", "A": "applies", "C": "conflicts"}[cells[cc]]; states[i] != w {
+					t.Errorf("%s, %s: %q, the matrix says %q", id, cc, states[i], w)
+				}
+			}
+			if checked++; checked == 3 {
+				break
+			}
+		}
+		if checked == 0 {
+			t.Fatal("no fix lacks in three countries: the test proves nothing")
+		}
+	})
+
+	t.Run("a country's page lists the fixes its column lacks, most carried first", func(t *testing.T) {
+		for _, cc := range []string{"ke", feedgen.CampaignCountries(50)[49]} {
+			want := map[string]int{} // fix -> carriers
+			for id, cells := range heat {
+				if !lacks(cells[cc]) {
+					continue
+				}
+				n := 0
+				for _, l := range cells {
+					if l == "O" || l == "P" {
+						n++
+					}
+				}
+				want[id] = n
+			}
+			do(t, ctx, chromedp.Navigate(srv+"/countries"), chromedp.WaitVisible(chromedp.CSS("#countries")),
+				chromedp.Evaluate[chromedp.Void](`window.__before = true`), chromedp.Click(chromedp.CSS(`#countries a[href="/countries/`+cc+`/lacking"]`)))
+			feedtest.WaitJS(t, ctx, "the country's lacking page loads", `!window.__before && document.readyState === "complete"`)
+			rows := feedtest.JS[[][]string](t, ctx, `[...document.querySelectorAll("#lacking-fixes tbody tr")].map(r => [r.dataset.fix, r.querySelector("td.num").textContent])`)
+			if len(rows) != len(want) {
+				t.Fatalf("%s: %d fixes listed, the matrix says %d", cc, len(rows), len(want))
+			}
+			prev := 1 << 30
+			for _, r := range rows {
+				n, ok := want[r[0]]
+				if !ok {
+					t.Fatalf("%s: %s is listed, but the matrix says %s has it or cannot take it", cc, r[0], cc)
+				}
+				var got int
+				if _, err := fmt.Sscanf(r[1], "%d", &got); err != nil || got != n {
+					t.Fatalf("%s: %s carried by %q, the matrix row has %d", cc, r[0], r[1], n)
+				}
+				if got > prev {
+					t.Fatalf("%s: %s (%d carriers) after one with %d", cc, r[0], got, prev)
+				}
+				prev = got
+			}
+		}
+	})
+}
+
+func TestLackingAPIs(t *testing.T) {
+	st := campaign(t, 12, 100)
+	srv := newServer(t, campaignHandler(st))
+	getJSON := func(t *testing.T, path string, v any) *http.Response {
+		t.Helper()
+		res, err := http.Get(srv + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if v != nil && res.StatusCode == 200 {
+			if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return res
+	}
+	t.Run("a country's gaps are ranked and limited, with the total", func(t *testing.T) {
+		var all, few struct {
+			Country string
+			Total   int
+			Fixes   []feed.LackingFix
+		}
+		getJSON(t, "/api/v1/countries/ke/lacking?limit=500", &all)
+		getJSON(t, "/api/v1/countries/ke/lacking?limit=5", &few)
+		if all.Total == 0 || len(all.Fixes) != all.Total || few.Total != all.Total || len(few.Fixes) != 5 {
+			t.Fatalf("all: %d of %d, few: %d of %d", len(all.Fixes), all.Total, len(few.Fixes), few.Total)
+		}
+		if !slices.IsSortedFunc(all.Fixes, feed.LackingOrder) {
+			t.Fatal("the fixes are not in LackingOrder")
+		}
+		for _, f := range all.Fixes {
+			if f.Country == "ke" {
+				t.Fatalf("Kenya lacks its own fix %s", f.ID)
+			}
+		}
+	})
+	t.Run("a fix's gaps name each country once", func(t *testing.T) {
+		var page struct{ Fixes []feed.Fix }
+		getJSON(t, "/api/v1/matrix?verdict=pending&limit=1", &page)
+		var l struct {
+			Fix       string
+			Countries []feed.LackingCountry
+		}
+		getJSON(t, "/api/v1/fixes/"+page.Fixes[0].ID+"/lacking", &l)
+		if l.Fix != page.Fixes[0].ID || len(l.Countries) == 0 {
+			t.Fatalf("%+v", l)
+		}
+	})
+	for path, status := range map[string]int{
+		"/api/v1/fixes/nope/lacking":              404,
+		"/api/v1/countries/xyz/lacking":           400,
+		"/api/v1/countries/hub/lacking":           400,
+		"/api/v1/countries/ke/lacking?limit=0":    400,
+		"/api/v1/countries/ke/lacking?project=A!": 400,
+	} {
+		t.Run(path+" is refused", func(t *testing.T) {
+			res := getJSON(t, path, nil)
+			if res.StatusCode != status || res.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("%d %s, want %d problem+json", res.StatusCode, res.Header.Get("Content-Type"), status)
+			}
+		})
+	}
+	res := getJSON(t, "/countries/xyz/lacking", nil)
+	if res.StatusCode != 400 {
+		t.Fatalf("the page of a bad country: %d, want 400", res.StatusCode)
+	}
 }

@@ -9,6 +9,8 @@
 //	GET /api/v1/stream           new events as server-sent events
 //	GET /api/v1/fixes            fixes with their assessments, newest first (?project=, ?country= of origin, ?limit=; Link rel=next with a cursor)
 //	GET /api/v1/fixes/{id}       one fix with its propagation matrix
+//	GET /api/v1/fixes/{id}/lacking   the countries that could take the fix and lack it, longest waiting first
+//	GET /api/v1/countries/{cc}/lacking the fixes the country lacks, most carried first (?project=, ?limit=)
 //	GET /api/v1/matrix           a page of the fix matrix: fixes with assessments, columns, total, next (the matrix's filters)
 //	GET /api/v1/proposals        proposals with votes, comments and outlook (?project=, ?sort=, ?status=)
 //	GET /api/v1/duplicates       duplicate forks, fixes and proposals (?project=)
@@ -17,6 +19,8 @@
 //	GET /                        web UI: the live feed with search
 //	GET /fixes/{id}              web UI: a fix's propagation matrix
 //	GET /matrix                  web UI: the fix matrix as a heatmap, fixes x countries (the matrix's filters)
+//	GET /fixes/{id}/lacking      web UI: the countries without a fix
+//	GET /countries/{cc}/lacking  web UI: the fixes a country lacks (?project=)
 //	GET /proposals               web UI: the proposals board (?project=, ?sort=)
 //	GET /duplicates              web UI: duplicates
 //	GET /countries               web UI: country status

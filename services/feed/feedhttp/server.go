@@ -123,6 +123,8 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /api/v1/fixes", s.apiFixes)
 	handle("GET /api/v1/fixes/{id}", s.apiFix)
 	handle("GET /api/v1/matrix", s.apiMatrix)
+	handle("GET /api/v1/fixes/{id}/lacking", s.apiFixLacking)
+	handle("GET /api/v1/countries/{cc}/lacking", s.apiCountryLacking)
 	handle("GET /api/v1/proposals", s.apiProposals)
 	handle("GET /api/v1/duplicates", s.apiDuplicates)
 	handle("GET /api/v1/countries", s.apiCountries)
@@ -137,6 +139,8 @@ func New(st feed.Store, opts ...Option) http.Handler {
 
 	handle("GET /{$}", s.uiFeed)
 	handle("GET /fixes/{id}", s.uiFix)
+	handle("GET /fixes/{id}/lacking", s.uiFixLacking)
+	handle("GET /countries/{cc}/lacking", s.uiCountryLacking)
 	handle("GET /fixes", func(w http.ResponseWriter, r *http.Request) {
 		target := "/matrix"
 		if r.URL.RawQuery != "" {

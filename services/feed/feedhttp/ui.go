@@ -52,7 +52,7 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error"}
+var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error", "lacking-fix", "lacking-country"}
 
 func mustParsePages() *pages {
 	p := &pages{byName: map[string]*template.Template{}}
@@ -128,7 +128,7 @@ func allowedPage(path string) bool {
 	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes":
 		return true
 	}
-	return strings.HasPrefix(path, "/fixes/")
+	return strings.HasPrefix(path, "/fixes/") || strings.HasPrefix(path, "/countries/")
 }
 
 // option is one entry of a filter's select.
@@ -313,6 +313,7 @@ var (
 
 type fixData struct {
 	Fix     feed.Fix
+	Lacking int // countries that could take it and do not have it
 	Rows    []cell
 	Counts  []verdictCount
 	Pending int
@@ -341,7 +342,7 @@ func (s *server) uiFix(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, err)
 		return
 	}
-	d := fixData{Fix: f, Rows: matrixRow(f, countries), Legend: fixLegend}
+	d := fixData{Fix: f, Rows: matrixRow(f, countries), Legend: fixLegend, Lacking: len(feed.CountriesLacking(f, countries))}
 	// On one fix's page, rows read best from where it was made, then by
 	// country name.
 	slices.SortStableFunc(d.Rows, func(a, b cell) int {
