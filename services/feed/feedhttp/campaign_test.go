@@ -253,7 +253,11 @@ func TestCampaignScreenshots(t *testing.T) {
 	st := campaign(t, 50, 1000)
 	srv := newServer(t, campaignHandler(st))
 	ctx := feedtest.Browser(t)
-	for _, v := range campaignViews {
+	page, err := st.FixMatrix(context.Background(), feed.FixFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range campaignViews(page.Fixes[0].ID) {
 		do(t, ctx, chromedp.Navigate(srv+v.path))
 		feedtest.WaitJS(t, ctx, v.name+" is ready", v.ready)
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -268,11 +272,15 @@ func TestCampaignScreenshots(t *testing.T) {
 	}
 }
 
-// campaignViews are the views TestCampaignScreenshots takes.
-var campaignViews = []struct{ name, path, ready string }{
-	{"campaign-matrix", "/matrix", `!!document.querySelector("#project-matrix")`},
-	{"campaign-country-lacking", "/countries/ke/lacking", `!!document.querySelector("#lacking-fixes")`},
-	{"campaign-fix-lacking", "/fixes/ci-fix-00999/lacking", `!!document.querySelector("#lacking-countries")`},
+// campaignViews are the views TestCampaignScreenshots takes; fix is
+// the newest fix.
+func campaignViews(fix string) []struct{ name, path, ready string } {
+	return []struct{ name, path, ready string }{
+		{"campaign-matrix", "/matrix", `!!document.querySelector("#project-matrix")`},
+		{"campaign-country-lacking", "/countries/ke/lacking", `!!document.querySelector("#lacking-fixes")`},
+		{"campaign-fix", "/fixes/" + fix + "#diff-h", `!!document.querySelector("#diff")`},
+		{"campaign-fix-lacking", "/fixes/" + fix + "/lacking", `!!document.querySelector("#lacking-countries")`},
+	}
 }
 
 // heatmap reads every page of the matrix in the browser: each fix's

@@ -8,7 +8,7 @@
 //	GET /feed.atom               the same events as an Atom feed (RFC 4287)
 //	GET /api/v1/stream           new events as server-sent events
 //	GET /api/v1/fixes            fixes with their assessments, newest first (?project=, ?country= of origin, ?limit=; Link rel=next with a cursor)
-//	GET /api/v1/fixes/{id}       one fix with its propagation matrix
+//	GET /api/v1/fixes/{id}       one fix with its propagation matrix and its content (message, diff, same patch-id elsewhere)
 //	GET /api/v1/fixes/{id}/lacking   the countries that could take the fix and lack it, longest waiting first
 //	GET /api/v1/countries/{cc}/lacking the fixes the country lacks, most carried first (?project=, ?limit=)
 //	GET /api/v1/matrix           a page of the fix matrix: fixes with assessments, columns, total, next (the matrix's filters)
@@ -17,7 +17,8 @@
 //	GET /api/v1/countries        what the feed knows of each country
 //	GET /api/v1/projects         the projects seen
 //	GET /                        web UI: the live feed with search
-//	GET /fixes/{id}              web UI: a fix's propagation matrix
+//	GET /fixes/{id}              web UI: a fix: facts, CVEs, message, propagation, diff (first DiffMaxLines lines)
+//	GET /fixes/{id}/patch        the fix as git format-patch writes it (text/plain), for git am
 //	GET /matrix                  web UI: the fix matrix as a heatmap, fixes x countries (the matrix's filters)
 //	GET /fixes/{id}/lacking      web UI: the countries without a fix
 //	GET /countries/{cc}/lacking  web UI: the fixes a country lacks (?project=)

@@ -140,6 +140,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /{$}", s.uiFeed)
 	handle("GET /fixes/{id}", s.uiFix)
 	handle("GET /fixes/{id}/lacking", s.uiFixLacking)
+	handle("GET /fixes/{id}/patch", s.rawPatch)
 	handle("GET /countries/{cc}/lacking", s.uiCountryLacking)
 	handle("GET /fixes", func(w http.ResponseWriter, r *http.Request) {
 		target := "/matrix"
@@ -402,7 +403,20 @@ func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, r, s.log, err)
 		return
 	}
-	problem.WriteJSON(w, http.StatusOK, f)
+	c, err := s.st.FixContent(r.Context(), f.ID)
+	if err != nil {
+		problem.Error(w, r, s.log, err)
+		return
+	}
+	problem.WriteJSON(w, http.StatusOK, fixJSON{Fix: f, Content: c})
+}
+
+// fixJSON is one fix as /api/v1/fixes/{id} answers: the fix with its
+// matrix and, only here, what its publication carried (message, diff):
+// lists never inline a body.
+type fixJSON struct {
+	feed.Fix
+	Content feed.FixContent `json:"content"`
 }
 
 func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {

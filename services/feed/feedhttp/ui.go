@@ -313,6 +313,9 @@ var (
 
 type fixData struct {
 	Fix     feed.Fix
+	Content feed.FixContent
+	Body    string // the message without its first line (the title)
+	Diff    renderedDiff
 	Lacking int // countries that could take it and do not have it
 	Rows    []cell
 	Counts  []verdictCount
@@ -342,7 +345,15 @@ func (s *server) uiFix(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, err)
 		return
 	}
-	d := fixData{Fix: f, Rows: matrixRow(f, countries), Legend: fixLegend, Lacking: len(feed.CountriesLacking(f, countries))}
+	content, err := s.st.FixContent(r.Context(), f.ID)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	d := fixData{Fix: f, Content: content, Diff: renderDiff(content.Diff), Rows: matrixRow(f, countries), Legend: fixLegend, Lacking: len(feed.CountriesLacking(f, countries))}
+	if _, body, ok := strings.Cut(content.Message, "\n"); ok {
+		d.Body = strings.TrimSpace(body)
+	}
 	// On one fix's page, rows read best from where it was made, then by
 	// country name.
 	slices.SortStableFunc(d.Rows, func(a, b cell) int {

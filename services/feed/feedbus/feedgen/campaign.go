@@ -77,10 +77,11 @@ func (c Campaign) Events() []Timed {
 		proj := Projects[i%len(Projects)]
 		at := Start.Add(time.Duration(float64(span) * float64(i) / float64(max(c.Fixes, 1)) * 0.97))
 		file := g.files[g.r.IntN(len(g.files))]
+		title := g.words(5) + " " + RareWord(i)
 		fp := events.FixPublished{
 			FixID:        fmt.Sprintf("%s-fix-%05d", origin, i),
-			Title:        g.words(5) + " " + RareWord(i),
-			Message:      g.words(12) + ".\n\n" + g.words(30+g.r.IntN(30)) + "\n\nSigned-off-by: Dev " + strings.ToUpper(origin) + " <dev@ospo.gov." + origin + ">",
+			Title:        title,
+			Message:      title + "\n\n" + g.words(30+g.r.IntN(30)) + "\n\nSigned-off-by: Dev " + strings.ToUpper(origin) + " <dev@ospo.gov." + origin + ">",
 			Author:       events.Person{Name: "Dev " + strings.ToUpper(origin), Email: "dev@ospo.gov." + origin},
 			Commit:       g.hex(40),
 			UpstreamBase: g.hex(40),
