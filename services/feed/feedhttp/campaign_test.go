@@ -452,6 +452,7 @@ func TestLackingAPIs(t *testing.T) {
 		"/api/v1/fixes/nope/lacking":              404,
 		"/api/v1/countries/xyz/lacking":           400,
 		"/api/v1/countries/hub/lacking":           400,
+		"/api/v1/countries/to/lacking":            404,
 		"/api/v1/countries/ke/lacking?limit=0":    400,
 		"/api/v1/countries/ke/lacking?project=A!": 400,
 	} {

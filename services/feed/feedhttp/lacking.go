@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -104,6 +105,15 @@ func (s *server) fixesLacking(r *http.Request, limit int) (string, string, []fee
 			return "", "", nil, 0, events.Errorf(events.ErrBadInput, "limit %q is not a whole number from 1 to %d", ls, events.MaxPageLimit)
 		}
 		limit = n
+	}
+	// A country the feed has not heard from has no fork to lack
+	// anything in: not an empty list, an unknown country.
+	known, err := s.st.Countries(r.Context())
+	if err != nil {
+		return "", "", nil, 0, err
+	}
+	if !slices.ContainsFunc(known, func(c feed.CountryStatus) bool { return c.Country == cc }) {
+		return "", "", nil, 0, fmt.Errorf("country %s: %w", cc, feed.ErrNotFound)
 	}
 	fs, total, err := s.st.FixesLacking(r.Context(), cc, project, limit)
 	return cc, project, fs, total, err

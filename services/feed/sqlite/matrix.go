@@ -46,11 +46,13 @@ func matrixWhere(f feed.FixFilter) (string, []any) {
 	case events.VerdictPending:
 		// Some column has no verdict: fewer countries other than the
 		// origin said anything than there are columns other than its.
-		where, args = append(where, `(SELECT count(*) FROM (
-				SELECT country FROM assessments WHERE fix_id = fixes.fix_id
-				UNION SELECT country FROM adoptions WHERE fix_id = fixes.fix_id)
-			WHERE country <> fixes.country)
-			< (SELECT count(*) FROM countries WHERE country NOT IN (?, fixes.country))`), append(args, events.HubCountry)
+		// Counted by primary-key ranges (an origin never assesses its
+		// own fix: Authorize), without a UNION per fix; the count of
+		// columns is not correlated, so SQLite computes it once.
+		where, args = append(where, `(SELECT count(*) FROM assessments a WHERE a.fix_id = fixes.fix_id)
+			+ (SELECT count(*) FROM adoptions d WHERE d.fix_id = fixes.fix_id AND d.country <> fixes.country
+				AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.fix_id = d.fix_id AND a.country = d.country))
+			< (SELECT count(*) FROM countries WHERE country <> ?) - 1`), append(args, events.HubCountry)
 	case events.VerdictPresent:
 		where = append(where, `(EXISTS (SELECT 1 FROM assessments a WHERE a.fix_id = fixes.fix_id AND a.verdict = 'present')
 			OR EXISTS (SELECT 1 FROM adoptions d WHERE d.fix_id = fixes.fix_id
