@@ -26,6 +26,12 @@ type MatrixStore interface {
 	// matrix: message, author, commit, diff, and the other fixes with its
 	// patch-id.
 	FixContent(ctx context.Context, id string) (FixContent, error)
+	// PropagationSamples are the times each country took to have each
+	// fix (of project, "" for all) made elsewhere.
+	PropagationSamples(ctx context.Context, project string) ([]PropagationSample, error)
+	// LongestOpen lists the fixes (of project, "" for all) that some
+	// country has not assessed, the oldest first, at most limit.
+	LongestOpen(ctx context.Context, project string, limit int) ([]OpenFix, error)
 }
 
 // FixFilter selects the fixes of a matrix page. Zero fields do not

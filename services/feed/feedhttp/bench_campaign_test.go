@@ -2,14 +2,29 @@ package feedhttp_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/services/feed"
 )
+
+// heartbeat is the i-th extra heartbeat of the benchmark's store, after
+// the campaign's events.
+func heartbeat(b *testing.B, i int) feed.Record {
+	b.Helper()
+	at := campaignEnd.Add(time.Duration(i+1) * time.Second)
+	e, err := events.New(events.Source{Country: "ke", Service: "node"}, "", events.NodeHeartbeat{Version: "v1", StartedAt: campaignEnd, Forks: 1},
+		events.WithTime(at), events.WithID(fmt.Sprintf("bench-hb-%d", i)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return feed.Record{Event: e, Seq: uint64(1_000_000 + i), Received: at}
+}
 
 // BenchmarkCampaignViews measures the coordinator's campaign views on a
 // store of 50 countries and 1,000 fixes (feedgen.Campaign, about 50,000
@@ -37,6 +52,10 @@ func BenchmarkCampaignViews(b *testing.B) {
 		{"api-country-lacking", "/api/v1/countries/ke/lacking?limit=500"},
 		{"fix-lacking", "/fixes/" + newest + "/lacking"},
 		{"fix", "/fixes/" + newest},
+		{"propagation", "/propagation"},
+		{"propagation-after-each-event", "/propagation"},
+		{"propagation-project", "/propagation?project=x-road"},
+		{"api-propagation", "/api/v1/propagation"},
 	}
 	const requests = 200
 	for _, v := range views {
@@ -45,9 +64,21 @@ func BenchmarkCampaignViews(b *testing.B) {
 				times []time.Duration
 				size  int
 			)
+			extra := 0 // heartbeats applied so far
 			for b.Loop() {
 				times = times[:0]
 				for range requests {
+					if v.name == "propagation-after-each-event" {
+						// A heartbeat arrives before each request: the
+						// figures are worked out again each time.
+						extra++
+						hb := heartbeat(b, extra)
+						b.StopTimer()
+						if err := st.Apply(context.Background(), hb.Event, hb.Seq, hb.Received); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
 					rec := httptest.NewRecorder()
 					req := httptest.NewRequest(http.MethodGet, v.path, nil)
 					start := time.Now()

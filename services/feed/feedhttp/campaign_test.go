@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +18,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/services/feed"
 	"github.com/dpihub/dpihub/services/feed/feedbus/feedgen"
 	"github.com/dpihub/dpihub/services/feed/feedhttp"
@@ -278,6 +281,7 @@ func campaignViews(fix string) []struct{ name, path, ready string } {
 	return []struct{ name, path, ready string }{
 		{"campaign-matrix", "/matrix", `!!document.querySelector("#project-matrix")`},
 		{"campaign-country-lacking", "/countries/ke/lacking", `!!document.querySelector("#lacking-fixes")`},
+		{"campaign-propagation", "/propagation", `!!document.querySelector("#propagation-chart")`},
 		{"campaign-fix", "/fixes/" + fix + "#diff-h", `!!document.querySelector("#diff")`},
 		{"campaign-fix-lacking", "/fixes/" + fix + "/lacking", `!!document.querySelector("#lacking-countries")`},
 	}
@@ -466,5 +470,192 @@ func TestLackingAPIs(t *testing.T) {
 	res := getJSON(t, "/countries/xyz/lacking", nil)
 	if res.StatusCode != 400 {
 		t.Fatalf("the page of a bad country: %d, want 400", res.StatusCode)
+	}
+}
+
+func TestBrowserPropagationChartsAgreeWithTheirTables(t *testing.T) {
+	st := campaign(t, 50, 300)
+	srv := newServer(t, campaignHandler(st))
+	ctx := feedtest.Browser(t)
+	do(t, ctx, chromedp.Navigate(srv+"/"), chromedp.WaitVisible(chromedp.CSS("#main")),
+		chromedp.Evaluate[chromedp.Void](`window.__before = true`), chromedp.Click(chromedp.CSS(`nav a[href="/propagation"]`)))
+	feedtest.WaitJS(t, ctx, "the propagation page loads", `!window.__before && document.readyState === "complete"`)
+
+	t.Run("each country's bars are its table row's median and p90, on one scale, in the same order", func(t *testing.T) {
+		type bar struct {
+			Country             string
+			Median, P90         float64 // bar widths
+			MedianSec, P90Sec   float64 // the table's
+			MedianText, P90Text string
+			Title               string
+		}
+		bars := feedtest.JS[[]bar](t, ctx, `[...document.querySelectorAll("#propagation-chart g[data-country]")].map(g => {
+			const row = document.querySelector('#propagation-countries tr[data-country="' + g.dataset.country + '"]');
+			const tds = row.querySelectorAll("td[data-seconds]");
+			return {Country: g.dataset.country,
+				Median: g.querySelector("rect.median").getBBox().width, P90: g.querySelector("rect.p90").getBBox().width,
+				MedianSec: +tds[0].dataset.seconds, P90Sec: +tds[1].dataset.seconds,
+				MedianText: tds[0].textContent, P90Text: tds[1].textContent, Title: g.querySelector("title").textContent};
+		})`)
+		rows := feedtest.JS[[]string](t, ctx, `[...document.querySelectorAll("#propagation-countries tbody tr")].map(r => r.dataset.country)`)
+		if len(bars) != 50 || len(rows) != 50 {
+			t.Fatalf("%d bars, %d rows; want 50 of each", len(bars), len(rows))
+		}
+		scale := bars[0].P90 / bars[0].P90Sec
+		for i, b := range bars {
+			if rows[i] != b.Country {
+				t.Fatalf("bar %d is %s, table row %d is %s", i, b.Country, i, rows[i])
+			}
+			for _, v := range [][2]float64{{b.Median, b.MedianSec}, {b.P90, b.P90Sec}} {
+				if d := v[0] - v[1]*scale; d < -0.5 || d > 0.5 {
+					t.Errorf("%s: a bar %.1f px long for %.0f s; the scale says %.1f", b.Country, v[0], v[1], v[1]*scale)
+				}
+			}
+			if !strings.Contains(b.Title, "median "+b.MedianText+", 90th percentile "+b.P90Text) {
+				t.Errorf("%s: the bar says %q, the table %s and %s", b.Country, b.Title, b.MedianText, b.P90Text)
+			}
+			if i > 0 && b.MedianSec > bars[i-1].MedianSec {
+				t.Errorf("%s (%v s) is listed after a faster country", b.Country, b.MedianSec)
+			}
+		}
+	})
+
+	t.Run("the trend's dots are its table's monthly medians", func(t *testing.T) {
+		type dot struct {
+			Month       string
+			Height, Sec float64
+		}
+		dots := feedtest.JS[[]dot](t, ctx, `[...document.querySelectorAll("#trend-chart circle")].map(c => ({Month: c.dataset.month,
+			Height: 190 - c.cy.baseVal.value,
+			Sec: +document.querySelector('#propagation-trend tr[data-month="' + c.dataset.month + '"] td').dataset.seconds}))`)
+		if len(dots) < 5 {
+			t.Fatalf("%d months", len(dots))
+		}
+		scale := dots[0].Height / dots[0].Sec
+		for _, d := range dots {
+			if diff := d.Height - d.Sec*scale; diff < -0.5 || diff > 0.5 {
+				t.Errorf("%s: a dot %.1f px high for %.0f s; the scale says %.1f", d.Month, d.Height, d.Sec, d.Sec*scale)
+			}
+		}
+	})
+
+	t.Run("the API has the same figures", func(t *testing.T) {
+		res, err := http.Get(srv + "/api/v1/propagation")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var p struct {
+			Countries []struct {
+				Name   string
+				Median float64
+			}
+		}
+		if err := json.NewDecoder(res.Body).Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		first := feedtest.JS[[]string](t, ctx, `[document.querySelector("#propagation-countries tbody tr").dataset.country, document.querySelector("#propagation-countries tbody td[data-seconds]").dataset.seconds]`)
+		if p.Countries[0].Name != first[0] || fmt.Sprintf("%.0f", p.Countries[0].Median) != first[1] {
+			t.Fatalf("the API's slowest is %+v, the page's %q", p.Countries[0], first)
+		}
+	})
+}
+
+func TestMetricsHaveTheSameTimeToPropagateAsTheAPI(t *testing.T) {
+	st := campaign(t, 12, 100)
+	reg := prometheus.NewRegistry()
+	m, err := feedhttp.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, campaignHandler(st, feedhttp.WithGatherer(reg), feedhttp.WithMetrics(m)))
+	res, err := http.Get(srv + "/api/v1/propagation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p feed.Propagation
+	err = json.NewDecoder(res.Body).Decode(&p)
+	res.Body.Close()
+	if err != nil || len(p.Countries) != 12 {
+		t.Fatalf("%d countries, %v", len(p.Countries), err)
+	}
+	res, err = http.Get(srv + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	got := map[string]float64{}
+	for _, l := range strings.Split(string(body), "\n") {
+		if name, v, ok := strings.Cut(l, "} "); ok && strings.HasPrefix(name, "dpihub_feed_time_to_propagate_seconds{") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[name+"}"] = f
+		}
+	}
+	for _, c := range p.Countries {
+		for q, d := range map[string]feed.Duration{"0.5": c.Median, "0.9": c.P90} {
+			key := fmt.Sprintf(`dpihub_feed_time_to_propagate_seconds{country=%q,quantile=%q}`, c.Name, q)
+			// The API's seconds went through JSON: equal to a microsecond.
+			if v, ok := got[key]; !ok || math.Abs(v-time.Duration(d).Seconds()) > 1e-6 {
+				t.Errorf("/metrics has %s %v (%v), the API %v", key, v, ok, time.Duration(d).Seconds())
+			}
+		}
+	}
+	if !strings.Contains(string(body), `dpihub_feed_project_time_to_propagate_seconds{project="x-road",quantile="0.9"}`) {
+		t.Error("/metrics lacks the projects' figures")
+	}
+}
+
+func TestPropagationFiguresFollowNewEvents(t *testing.T) {
+	st := campaign(t, 12, 60)
+	srv := newServer(t, campaignHandler(st))
+	taken := func() int {
+		t.Helper()
+		res, err := http.Get(srv + "/api/v1/propagation")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var p feed.Propagation
+		if err := json.NewDecoder(res.Body).Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p.All.N
+	}
+	before := taken()
+	if again := taken(); again != before {
+		t.Fatalf("the same store gives %d, then %d", before, again)
+	}
+	// A country adopts a fix it had not assessed: one more fix taken.
+	open, err := st.LongestOpen(context.Background(), "", 1)
+	if err != nil || len(open) == 0 {
+		t.Fatalf("no open fix: %v", err)
+	}
+	f, err := st.Fix(context.Background(), open[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc string
+	for _, l := range feed.CountriesLacking(f, feedgen.CampaignCountries(12)) {
+		if l.State == "pending" {
+			cc = l.Country
+			break
+		}
+	}
+	at := campaignEnd.Add(time.Minute)
+	e, err := events.New(events.Source{Country: cc, Service: "node"}, f.Project,
+		events.FixAdopted{FixID: f.ID, PatchID: f.PatchID, Commit: strings.Repeat("d", 40), Branch: cc + "-prod"}, events.WithTime(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := st.LastSeq(context.Background())
+	if err := st.Apply(context.Background(), e, last+1, at); err != nil {
+		t.Fatal(err)
+	}
+	if after := taken(); after != before+1 {
+		t.Fatalf("after %s adopted %s: %d fixes taken, want %d", cc, f.ID, after, before+1)
 	}
 }

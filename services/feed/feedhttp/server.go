@@ -85,6 +85,8 @@ type server struct {
 	maxStreams   int
 	streamBuffer int
 	openStreams  atomic.Int64
+
+	props propagationCache
 }
 
 // New returns the feed's HTTP handler over st: API, Atom, CSV, SSE and
@@ -98,6 +100,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	if s.metrics == nil {
 		s.metrics = newMetrics()
 	}
+	s.metrics.propagation.st.Store(&st)
 	if s.bc != nil {
 		s.fan = newFanout(st, s.bc, s.log, s.metrics)
 	}
@@ -123,6 +126,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /api/v1/fixes", s.apiFixes)
 	handle("GET /api/v1/fixes/{id}", s.apiFix)
 	handle("GET /api/v1/matrix", s.apiMatrix)
+	handle("GET /api/v1/propagation", s.apiPropagation)
 	handle("GET /api/v1/fixes/{id}/lacking", s.apiFixLacking)
 	handle("GET /api/v1/countries/{cc}/lacking", s.apiCountryLacking)
 	handle("GET /api/v1/proposals", s.apiProposals)
@@ -150,6 +154,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	})
 	handle("GET /matrix", s.uiMatrix)
+	handle("GET /propagation", s.uiPropagation)
 	handle("GET /proposals", s.uiProposals)
 	handle("GET /duplicates", s.uiDuplicates)
 	handle("GET /countries", s.uiCountries)

@@ -52,7 +52,7 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error", "lacking-fix", "lacking-country"}
+var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error", "lacking-fix", "lacking-country", "propagation"}
 
 func mustParsePages() *pages {
 	p := &pages{byName: map[string]*template.Template{}}
@@ -125,7 +125,7 @@ func (s *server) uiNotFound(w http.ResponseWriter, r *http.Request) {
 // GET).
 func allowedPage(path string) bool {
 	switch path {
-	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes":
+	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes", "/propagation":
 		return true
 	}
 	return strings.HasPrefix(path, "/fixes/") || strings.HasPrefix(path, "/countries/")
@@ -589,8 +589,17 @@ var funcs = template.FuncMap{
 	"time":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"date":        func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
-	"ago":         ago,
-	"dur":         func(d feed.Duration) string { return humanDuration(time.Duration(d)) },
+	"secs": func(d any) string {
+		switch d := d.(type) {
+		case feed.Duration:
+			return strconv.FormatFloat(time.Duration(d).Seconds(), 'f', 0, 64)
+		case *feed.Duration:
+			return strconv.FormatFloat(time.Duration(*d).Seconds(), 'f', 0, 64)
+		}
+		return ""
+	},
+	"ago": ago,
+	"dur": func(d feed.Duration) string { return humanDuration(time.Duration(d)) },
 	"durp": func(d *feed.Duration) string {
 		if d == nil {
 			return ""

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dpihub/dpihub/events"
@@ -205,4 +206,99 @@ func (s *Store) FixContent(ctx context.Context, id string) (feed.FixContent, err
 		c.SamePatch = append(c.SamePatch, sp)
 	}
 	return c, rows.Err()
+}
+
+// PropagationSamples implements feed.MatrixStore: for each fix and each
+// other country that has it, when it had it: its adoption, or, without
+// one, its first assessment if that found the fix present.
+//
+// Two range scans, with the fixes as the outer loop (CROSS JOIN keeps
+// them there): each fix is read once, and its adoptions, then its
+// assessments, by primary-key range. Which present assessments an
+// adoption overrides is worked out here, in a map, rather than by a
+// lookup per assessment row, which cost twice as much at 50,000 rows.
+func (s *Store) PropagationSamples(ctx context.Context, project string) ([]feed.PropagationSample, error) {
+	tx, end, err := begin(ctx, s.r)
+	if err != nil {
+		return nil, fmt.Errorf("propagation: %w", err)
+	}
+	defer end()
+	filter, args := "", []any{}
+	if project != "" {
+		filter, args = "AND f.project = ?", append(args, project)
+	}
+	type key struct{ fix, country string }
+	adopted := map[key]bool{}
+	var out []feed.PropagationSample
+	read := func(query string, adoptions bool) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k        key
+				p        feed.PropagationSample
+				pub, has int64
+			)
+			if err := rows.Scan(&k.fix, &k.country, &p.Project, &pub, &has); err != nil {
+				return err
+			}
+			if adoptions {
+				adopted[k] = true
+			} else if adopted[k] {
+				continue
+			}
+			p.Country, p.Published, p.Has = k.country, fromNanos(pub), fromNanos(has)
+			out = append(out, p)
+		}
+		return rows.Err()
+	}
+	if err := read(`SELECT d.fix_id, d.country, f.project, f.published, d.adopted
+		FROM fixes f CROSS JOIN adoptions d ON d.fix_id = f.fix_id
+		WHERE d.country <> f.country `+filter, true); err != nil {
+		return nil, fmt.Errorf("propagation: adoptions: %w", err)
+	}
+	if err := read(`SELECT a.fix_id, a.country, f.project, f.published, a.first_assessed
+		FROM fixes f CROSS JOIN assessments a ON a.fix_id = f.fix_id
+		WHERE a.verdict = 'present' AND a.country <> f.country `+filter, false); err != nil {
+		return nil, fmt.Errorf("propagation: assessments: %w", err)
+	}
+	return out, nil
+}
+
+// LongestOpen implements feed.MatrixStore, walking the fixes oldest
+// first (fixes_seq) and stopping after limit with a pending column.
+func (s *Store) LongestOpen(ctx context.Context, project string, limit int) ([]feed.OpenFix, error) {
+	where, args := matrixWhere(feed.FixFilter{Project: project})
+	pending := `(SELECT count(*) FROM countries WHERE country <> ?) - 1
+			- (SELECT count(*) FROM assessments a WHERE a.fix_id = fixes.fix_id)
+			- (SELECT count(*) FROM adoptions d WHERE d.fix_id = fixes.fix_id AND d.country <> fixes.country
+				AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.fix_id = d.fix_id AND a.country = d.country))`
+	if where == "" {
+		where = "WHERE "
+	} else {
+		where += " AND "
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT fix_id, country, project, title, published, `+pending+` AS n
+		FROM fixes `+where+pending+` > 0 ORDER BY seq LIMIT ?`,
+		slices.Concat([]any{events.HubCountry}, args, []any{events.HubCountry, limit})...)
+	if err != nil {
+		return nil, fmt.Errorf("longest open: %w", err)
+	}
+	defer rows.Close()
+	out := []feed.OpenFix{}
+	for rows.Next() {
+		var (
+			o   feed.OpenFix
+			pub int64
+		)
+		if err := rows.Scan(&o.ID, &o.Country, &o.Project, &o.Title, &pub, &o.Pending); err != nil {
+			return nil, fmt.Errorf("longest open: %w", err)
+		}
+		o.Published = fromNanos(pub)
+		out = append(out, o)
+	}
+	return out, rows.Err()
 }

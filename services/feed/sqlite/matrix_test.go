@@ -216,3 +216,72 @@ func TestFixContentIsThePublicationsBody(t *testing.T) {
 		t.Fatalf("unknown fix: %v", err)
 	}
 }
+
+func TestPropagationSamplesAreWhenEachCountryHadEachFix(t *testing.T) {
+	st, all, countries := campaignStore(t, 12, 130)
+	ctx := context.Background()
+	want := map[string]time.Time{} // fix/country -> had it
+	for _, f := range all {
+		for _, a := range f.Assessments {
+			switch {
+			case a.AdoptedAt != nil:
+				want[f.ID+"/"+a.Country] = *a.AdoptedAt
+			case a.Verdict == events.VerdictPresent:
+				want[f.ID+"/"+a.Country] = f.Published.Add(time.Duration(a.TimeToAssess))
+			}
+		}
+	}
+	got, err := st.PropagationSamples(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("%d samples, want %d", len(got), len(want))
+	}
+	n := 0
+	for _, f := range all {
+		for _, s := range got {
+			if s.Project == f.Project && s.Published.Equal(f.Published) {
+				if w, ok := want[f.ID+"/"+s.Country]; !ok || !w.Equal(s.Has) {
+					t.Fatalf("%s/%s had it at %v, want %v (%v)", f.ID, s.Country, s.Has, w, ok)
+				}
+				n++
+			}
+		}
+	}
+	if n != len(want) {
+		t.Fatalf("%d samples matched a fix, want %d", n, len(want))
+	}
+	one, err := st.PropagationSamples(ctx, feedgen.Projects[0])
+	if err != nil || len(one) == 0 || len(one) >= len(got) {
+		t.Fatalf("one project: %d samples of %d, %v", len(one), len(got), err)
+	}
+
+	t.Run("the longest-open fixes are the oldest with a pending column", func(t *testing.T) {
+		var want []feed.OpenFix
+		for i := len(all) - 1; i >= 0 && len(want) < 10; i-- {
+			f := all[i]
+			pending := 0
+			for _, cc := range countries {
+				if cellOf(f, cc) == events.VerdictPending && !adopted(f, cc) {
+					pending++
+				}
+			}
+			if pending > 0 {
+				want = append(want, feed.OpenFix{ID: f.ID, Pending: pending})
+			}
+		}
+		got, err := st.LongestOpen(ctx, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d fixes, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if got[i].ID != want[i].ID || got[i].Pending != want[i].Pending {
+				t.Fatalf("#%d: %s with %d pending, want %s with %d", i, got[i].ID, got[i].Pending, want[i].ID, want[i].Pending)
+			}
+		}
+	})
+}
