@@ -254,7 +254,7 @@ func TestCampaignScreenshots(t *testing.T) {
 	}
 	dir := filepath.Join("..", "..", "..", "docs", "screenshots")
 	st := campaign(t, 50, 1000)
-	srv := newServer(t, campaignHandler(st))
+	srv := newServer(t, campaignHandler(st, feedhttp.WithRefusals(campaignRefusals())))
 	ctx := feedtest.Browser(t)
 	page, err := st.FixMatrix(context.Background(), feed.FixFilter{Limit: 1})
 	if err != nil {
@@ -281,6 +281,7 @@ func campaignViews(fix string) []struct{ name, path, ready string } {
 	return []struct{ name, path, ready string }{
 		{"campaign-matrix", "/matrix", `!!document.querySelector("#project-matrix")`},
 		{"campaign-country-lacking", "/countries/ke/lacking", `!!document.querySelector("#lacking-fixes")`},
+		{"campaign-refused", "/refused", `!!document.querySelector("#refusals")`},
 		{"campaign-propagation", "/propagation", `!!document.querySelector("#propagation-chart")`},
 		{"campaign-fix", "/fixes/" + fix + "#diff-h", `!!document.querySelector("#diff")`},
 		{"campaign-fix-lacking", "/fixes/" + fix + "/lacking", `!!document.querySelector("#lacking-countries")`},
@@ -658,4 +659,27 @@ func TestPropagationFiguresFollowNewEvents(t *testing.T) {
 	if after := taken(); after != before+1 {
 		t.Fatalf("after %s adopted %s: %d fixes taken, want %d", cc, f.ID, after, before+1)
 	}
+}
+
+// campaignRefusals is a log of the refusals a campaign sees over two
+// weeks: malformed events of a few countries, a node retrying an old key,
+// and, in the last hours, unsigned events in Morocco's name.
+func campaignRefusals() *feed.RefusalLog {
+	l := feed.NewRefusalLog()
+	countries := feedgen.CampaignCountries(50)
+	reasons := []string{"schema-invalid", "schema-invalid", "invalid-event", "key-outside-validity", "max-deliveries"}
+	seq := uint64(0)
+	for i := range 60 {
+		seq++
+		cc := countries[(i*7)%len(countries)]
+		r := reasons[i%len(reasons)]
+		l.Add(feed.Refusal{Seq: seq, StreamSeq: seq, Time: campaignEnd.Add(-time.Duration(14*24-i*5) * time.Hour), Country: cc, Reason: r,
+			Subject: "dpi." + cc + ".fix.assessed.x-road", Type: events.TypeFixAssessed, Consumer: "feed", Detail: "at /verdict: value must be one of present, applies, conflicts, not-applicable"})
+	}
+	for i := range 3 {
+		seq++
+		l.Add(feed.Refusal{Seq: seq, StreamSeq: seq, Time: campaignEnd.Add(time.Duration(i-3) * time.Hour), Country: "ma", Reason: "unsigned",
+			Subject: "dpi.ma.fix.published.mosip-id-repository", Type: events.TypeFixPublished, Consumer: "feed", Detail: "the event carries no signature (dssematerial)"})
+	}
+	return l
 }

@@ -12,6 +12,7 @@
 //	GET /api/v1/fixes/{id}/lacking   the countries that could take the fix and lack it, longest waiting first
 //	GET /api/v1/countries/{cc}/lacking the fixes the country lacks, most carried first (?project=, ?limit=)
 //	GET /api/v1/propagation      time to propagate: median, p90 and monthly trend per country and project, longest-open fixes (?project=)
+//	GET /api/v1/refused          refused events (WithRefusals): counts by country, reason and day, the latest (?after=SEQ: the newer ones)
 //	GET /api/v1/matrix           a page of the fix matrix: fixes with assessments, columns, total, next (the matrix's filters)
 //	GET /api/v1/proposals        proposals with votes, comments and outlook (?project=, ?sort=, ?status=)
 //	GET /api/v1/duplicates       duplicate forks, fixes and proposals (?project=)
@@ -24,6 +25,7 @@
 //	GET /fixes/{id}/lacking      web UI: the countries without a fix
 //	GET /countries/{cc}/lacking  web UI: the fixes a country lacks (?project=)
 //	GET /propagation             web UI: time to propagate, as SVG charts drawn here, each with its table (?project=)
+//	GET /refused                 web UI: refused events, forgery attempts marked, new ones added as they come (script polls)
 //	GET /proposals               web UI: the proposals board (?project=, ?sort=)
 //	GET /duplicates              web UI: duplicates
 //	GET /countries               web UI: country status

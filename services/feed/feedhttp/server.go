@@ -86,7 +86,8 @@ type server struct {
 	streamBuffer int
 	openStreams  atomic.Int64
 
-	props propagationCache
+	props    propagationCache
+	refusals *feed.RefusalLog // nil: the feed does not follow them
 }
 
 // New returns the feed's HTTP handler over st: API, Atom, CSV, SSE and
@@ -127,6 +128,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /api/v1/fixes/{id}", s.apiFix)
 	handle("GET /api/v1/matrix", s.apiMatrix)
 	handle("GET /api/v1/propagation", s.apiPropagation)
+	handle("GET /api/v1/refused", s.apiRefused)
 	handle("GET /api/v1/fixes/{id}/lacking", s.apiFixLacking)
 	handle("GET /api/v1/countries/{cc}/lacking", s.apiCountryLacking)
 	handle("GET /api/v1/proposals", s.apiProposals)
@@ -155,6 +157,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	})
 	handle("GET /matrix", s.uiMatrix)
 	handle("GET /propagation", s.uiPropagation)
+	handle("GET /refused", s.uiRefused)
 	handle("GET /proposals", s.uiProposals)
 	handle("GET /duplicates", s.uiDuplicates)
 	handle("GET /countries", s.uiCountries)

@@ -52,7 +52,7 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error", "lacking-fix", "lacking-country", "propagation"}
+var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error", "lacking-fix", "lacking-country", "propagation", "refused"}
 
 func mustParsePages() *pages {
 	p := &pages{byName: map[string]*template.Template{}}
@@ -69,6 +69,7 @@ type view struct {
 	Title    string
 	Nav      string // feed, matrix, proposals, duplicates, countries
 	Wide     bool   // the page uses the window's full width (the matrix)
+	Forgery  *forgeryNotice
 	AtomHref string
 	Now      time.Time
 	Data     any
@@ -78,6 +79,9 @@ type view struct {
 // error is a clean 500 rather than half a page.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	v.Now = s.now()
+	if name != "refused" {
+		v.Forgery = s.forgeryNotice()
+	}
 	var buf bytes.Buffer
 	if err := s.pages.byName[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.Sugar().Errorw("render page", "page", name, "error", err)
@@ -125,7 +129,7 @@ func (s *server) uiNotFound(w http.ResponseWriter, r *http.Request) {
 // GET).
 func allowedPage(path string) bool {
 	switch path {
-	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes", "/propagation":
+	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes", "/propagation", "/refused":
 		return true
 	}
 	return strings.HasPrefix(path, "/fixes/") || strings.HasPrefix(path, "/countries/")
