@@ -32,6 +32,17 @@ type MatrixStore interface {
 	// LongestOpen lists the fixes (of project, "" for all) that some
 	// country has not assessed, the oldest first, at most limit.
 	LongestOpen(ctx context.Context, project string, limit int) ([]OpenFix, error)
+	// NodeStates says, of each country that sent anything, its node's
+	// latest heartbeat and its assessment backlog.
+	NodeStates(ctx context.Context) (map[string]NodeState, error)
+}
+
+// NodeState is what the feed knows of a country's node beyond its
+// events: its latest heartbeat, and how many fixes made elsewhere it has
+// neither assessed nor adopted (its backlog).
+type NodeState struct {
+	Heartbeat *events.NodeHeartbeat `json:"heartbeat,omitempty"`
+	Backlog   int                   `json:"backlog"`
 }
 
 // FixFilter selects the fixes of a matrix page. Zero fields do not

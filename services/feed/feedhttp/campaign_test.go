@@ -281,6 +281,7 @@ func campaignViews(fix string) []struct{ name, path, ready string } {
 	return []struct{ name, path, ready string }{
 		{"campaign-matrix", "/matrix", `!!document.querySelector("#project-matrix")`},
 		{"campaign-country-lacking", "/countries/ke/lacking", `!!document.querySelector("#lacking-fixes")`},
+		{"campaign-countries", "/countries", `!!document.querySelector("#countries")`},
 		{"campaign-refused", "/refused", `!!document.querySelector("#refusals")`},
 		{"campaign-propagation", "/propagation", `!!document.querySelector("#propagation-chart")`},
 		{"campaign-fix", "/fixes/" + fix + "#diff-h", `!!document.querySelector("#diff")`},
@@ -682,4 +683,75 @@ func campaignRefusals() *feed.RefusalLog {
 			Subject: "dpi.ma.fix.published.mosip-id-repository", Type: events.TypeFixPublished, Consumer: "feed", Detail: "the event carries no signature (dssematerial)"})
 	}
 	return l
+}
+
+func TestBrowserCountriesShowStaleNodesFirstWithTheirBacklog(t *testing.T) {
+	st := campaign(t, 50, 300)
+	// As of the campaign's end: the first countries' nodes sent their
+	// last heartbeat minutes ago, the last ones' hours ago.
+	srv := newServer(t, feedhttp.New(st, feedhttp.WithClock(func() time.Time { return campaignEnd })))
+	ctx := feedtest.Browser(t)
+	do(t, ctx, chromedp.Navigate(srv+"/countries"), chromedp.WaitVisible(chromedp.CSS("#countries")))
+	type row struct {
+		Country, State, Version, Seen string
+		Backlog                       int
+	}
+	rows := feedtest.JS[[]row](t, ctx, `[...document.querySelectorAll("#countries tbody tr")].map(r => ({
+		Country: r.dataset.country, State: r.dataset.state,
+		Version: r.querySelector("td:nth-child(4)").textContent,
+		Seen: (r.querySelector("td:nth-child(3) time") || {}).dateTime || "",
+		Backlog: +((r.querySelector("[data-backlog]") || {dataset: {backlog: -1}}).dataset.backlog)}))`)
+	if len(rows) != 50 {
+		t.Fatalf("%d rows, want 50", len(rows))
+	}
+	online, stale := 0, 0
+	for i, r := range rows {
+		switch r.State {
+		case "stale":
+			stale++
+			if online > 0 {
+				t.Fatalf("%s, stale, is listed after an online node", r.Country)
+			}
+		case "online":
+			online++
+		default:
+			t.Fatalf("%s is %s: every campaign node sends heartbeats", r.Country, r.State)
+		}
+		if r.Version == "—" || r.Seen == "" {
+			t.Errorf("%s shows no heartbeat: %+v", r.Country, r)
+		}
+		if i > 0 && rows[i-1].State == r.State && rows[i-1].Seen > r.Seen {
+			t.Errorf("%s (seen %s) is listed after %s (seen %s)", r.Country, r.Seen, rows[i-1].Country, rows[i-1].Seen)
+		}
+	}
+	if online == 0 || stale == 0 {
+		t.Fatalf("%d online and %d stale: the test proves nothing", online, stale)
+	}
+
+	t.Run("a backlog is the fixes the country has not assessed", func(t *testing.T) {
+		for _, r := range rows[:3] {
+			res, err := http.Get(srv + "/api/v1/countries/" + r.Country + "/lacking?limit=500")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var l struct {
+				Total int
+				Fixes []feed.LackingFix
+			}
+			err = json.NewDecoder(res.Body).Decode(&l)
+			res.Body.Close()
+			if err != nil || l.Total > 500 {
+				t.Fatalf("%v, total %d", err, l.Total)
+			}
+			pending := 0
+			for _, f := range l.Fixes {
+				if f.State == events.VerdictPending {
+					pending++
+				}
+			}
+			if r.Backlog != pending {
+				t.Errorf("%s: backlog %d, but it has %d fixes pending", r.Country, r.Backlog, pending)
+			}
+		}
+	})
 }

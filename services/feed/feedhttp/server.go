@@ -507,16 +507,25 @@ func (s *server) apiDuplicates(w http.ResponseWriter, r *http.Request) {
 	problem.WriteJSON(w, http.StatusOK, ds)
 }
 
+// countryJSON is a country as /api/v1/countries answers: what the feed
+// knows of it, its node's state, latest heartbeat and backlog.
+type countryJSON struct {
+	feed.CountryStatus
+	State string         `json:"state"` // online, stale, no-heartbeat, service
+	Node  feed.NodeState `json:"node"`
+}
+
 func (s *server) apiCountries(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.st.Countries(r.Context())
+	rows, err := s.countryRows(r)
 	if err != nil {
 		problem.Error(w, r, s.log, err)
 		return
 	}
-	if cs == nil {
-		cs = []feed.CountryStatus{}
+	out := make([]countryJSON, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, countryJSON{CountryStatus: row.CountryStatus, State: row.State, Node: row.Node})
 	}
-	problem.WriteJSON(w, http.StatusOK, cs)
+	problem.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *server) apiProjects(w http.ResponseWriter, r *http.Request) {

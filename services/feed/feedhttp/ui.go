@@ -552,29 +552,53 @@ const StaleAfter = 5 * time.Minute
 
 type countryRow struct {
 	feed.CountryStatus
-	State string // online, stale, no-heartbeat
+	State string // online, stale, no-heartbeat, service
+	Node  feed.NodeState
+	// Seen is when the node was last heard of: its heartbeat, or its last
+	// event without one.
+	Seen time.Time
 }
 
-func (s *server) uiCountries(w http.ResponseWriter, r *http.Request) {
+// countryRows are the countries with their nodes' states as of now,
+// those that need a look first: no heartbeat or stale, the longest
+// silent first; then online, the longest silent first; the hub's shared
+// services last.
+func (s *server) countryRows(r *http.Request) ([]countryRow, error) {
 	cs, err := s.st.Countries(r.Context())
 	if err != nil {
-		s.uiFail(w, r, err)
-		return
+		return nil, err
+	}
+	nodes, err := s.st.NodeStates(r.Context())
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	rows := make([]countryRow, 0, len(cs))
 	for _, c := range cs {
-		row := countryRow{CountryStatus: c, State: "no-heartbeat"}
+		row := countryRow{CountryStatus: c, State: "no-heartbeat", Node: nodes[c.Country], Seen: c.LastEvent}
 		if c.Country == events.HubCountry && c.LastHeartbeat == nil {
 			row.State = "service" // the hub's services send no heartbeats
 		}
 		if c.LastHeartbeat != nil {
-			row.State = "online"
+			row.State, row.Seen = "online", *c.LastHeartbeat
 			if now.Sub(*c.LastHeartbeat) > StaleAfter {
 				row.State = "stale"
 			}
 		}
 		rows = append(rows, row)
+	}
+	rank := map[string]int{"no-heartbeat": 0, "stale": 0, "online": 1, "service": 2}
+	slices.SortStableFunc(rows, func(a, b countryRow) int {
+		return cmp.Or(cmp.Compare(rank[a.State], rank[b.State]), a.Seen.Compare(b.Seen), cmp.Compare(a.Country, b.Country))
+	})
+	return rows, nil
+}
+
+func (s *server) uiCountries(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.countryRows(r)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "countries", view{Title: "Countries", Nav: "countries", Data: rows})
 }

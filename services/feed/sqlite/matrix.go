@@ -302,3 +302,74 @@ func (s *Store) LongestOpen(ctx context.Context, project string, limit int) ([]f
 	}
 	return out, rows.Err()
 }
+
+// NodeStates implements feed.MatrixStore. The latest heartbeat is the
+// event at countries.last_heartbeat_seq (a primary-key read each); the
+// backlog is the fixes made elsewhere less those the country assessed
+// or, without assessing, adopted: three GROUP BY passes, over fixes,
+// assessments and adoptions.
+func (s *Store) NodeStates(ctx context.Context) (map[string]feed.NodeState, error) {
+	tx, end, err := begin(ctx, s.r)
+	if err != nil {
+		return nil, fmt.Errorf("node states: %w", err)
+	}
+	defer end()
+	out := map[string]feed.NodeState{}
+	counts := func(query string, f func(cc string, n int)) error {
+		rows, err := tx.QueryContext(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				cc string
+				n  int
+			)
+			if err := rows.Scan(&cc, &n); err != nil {
+				return err
+			}
+			f(cc, n)
+		}
+		return rows.Err()
+	}
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM fixes`).Scan(&total); err != nil {
+		return nil, fmt.Errorf("node states: %w", err)
+	}
+	own, done := map[string]int{}, map[string]int{}
+	err = errors.Join(
+		counts(`SELECT country, count(*) FROM fixes GROUP BY country`, func(cc string, n int) { own[cc] = n }),
+		counts(`SELECT a.country, count(*) FROM assessments a JOIN fixes f ON f.fix_id = a.fix_id AND f.country <> a.country GROUP BY a.country`,
+			func(cc string, n int) { done[cc] += n }),
+		counts(`SELECT d.country, count(*) FROM adoptions d JOIN fixes f ON f.fix_id = d.fix_id AND f.country <> d.country
+			WHERE NOT EXISTS (SELECT 1 FROM assessments a WHERE a.fix_id = d.fix_id AND a.country = d.country) GROUP BY d.country`,
+			func(cc string, n int) { done[cc] += n }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("node states: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT c.country, e.data FROM countries c LEFT JOIN events e ON e.seq = c.last_heartbeat_seq WHERE c.country <> ?`, events.HubCountry)
+	if err != nil {
+		return nil, fmt.Errorf("node states: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			cc   string
+			data []byte
+		)
+		if err := rows.Scan(&cc, &data); err != nil {
+			return nil, fmt.Errorf("node states: %w", err)
+		}
+		st := feed.NodeState{Backlog: max(0, total-own[cc]-done[cc])}
+		if data != nil {
+			var hb events.NodeHeartbeat
+			if err := json.Unmarshal(data, &hb); err == nil {
+				st.Heartbeat = &hb
+			}
+		}
+		out[cc] = st
+	}
+	return out, rows.Err()
+}

@@ -120,7 +120,7 @@ func (c Campaign) Events() []Timed {
 	// hours or days before the end.
 	for k, cc := range ccs {
 		quiet := time.Duration(k*k) * time.Minute
-		add(cc, "node", "", end.Add(-quiet-time.Minute), fmt.Sprintf("c-hb-%s", cc), events.NodeHeartbeat{Version: "v0.9." + fmt.Sprint(k%3), StartedAt: Start, Services: []string{"node"}, Forks: 1 + k%3})
+		add(cc, "node", "", end.Add(-quiet-time.Minute), fmt.Sprintf("c-hb-%s", cc), events.NodeHeartbeat{Version: "v0.9." + fmt.Sprint(k%3), StartedAt: Start, Services: []string{"node"}, Forks: 1 + k%3, Lag: k * k % 37})
 	}
 	slices.SortStableFunc(out, func(a, b Timed) int { return cmp.Compare(a.Received.UnixNano(), b.Received.UnixNano()) })
 	return out
