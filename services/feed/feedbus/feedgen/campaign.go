@@ -38,7 +38,13 @@ type Campaign struct {
 	Countries int       // how many countries (CampaignCountries)
 	Fixes     int       // how many fixes are published
 	Seed      uint64    // the same seed gives the same history
-	End       time.Time // the history stops here; zero: Start + 180 days
+	Begin     time.Time // the first fix; zero: Start
+	End       time.Time // the history stops here; zero: Begin + 180 days
+	// Projects the fixes are about, in turn; nil: Projects.
+	Projects []string
+	// Proposals is how many roadmap proposals the countries submit, each
+	// endorsed by several others and objected to by one in three.
+	Proposals int
 }
 
 // Timed is one event of a history with the time the hub stored it.
@@ -56,11 +62,17 @@ type Timed struct {
 func (c Campaign) Events() []Timed {
 	g := New(c.Seed)
 	ccs := CampaignCountries(c.Countries)
-	end := c.End
-	if end.IsZero() {
-		end = Start.Add(180 * 24 * time.Hour)
+	begin, end, projects := c.Begin, c.End, c.Projects
+	if begin.IsZero() {
+		begin = Start
 	}
-	span := end.Sub(Start)
+	if end.IsZero() {
+		end = begin.Add(180 * 24 * time.Hour)
+	}
+	if len(projects) == 0 {
+		projects = Projects
+	}
+	span := end.Sub(begin)
 	var out []Timed
 	add := func(cc, svc, project string, at time.Time, id string, p events.Payload) {
 		if at.After(end) {
@@ -74,8 +86,8 @@ func (c Campaign) Events() []Timed {
 	}
 	for i := range c.Fixes {
 		origin := ccs[g.r.IntN(len(ccs))]
-		proj := Projects[i%len(Projects)]
-		at := Start.Add(time.Duration(float64(span) * float64(i) / float64(max(c.Fixes, 1)) * 0.97))
+		proj := projects[i%len(projects)]
+		at := begin.Add(time.Duration(float64(span) * float64(i) / float64(max(c.Fixes, 1)) * 0.97))
 		file := g.files[g.r.IntN(len(g.files))]
 		title := g.words(5) + " " + RareWord(i)
 		fp := events.FixPublished{
@@ -114,6 +126,26 @@ func (c Campaign) Events() []Timed {
 				later := delay + time.Duration(float64(24*time.Hour)*math.Exp(g.r.NormFloat64()))
 				add(cc, "node", proj, at.Add(later), fmt.Sprintf("c-%05d-%s-d", i, cc), events.FixAdopted{FixID: fp.FixID, PatchID: fp.PatchID, Commit: g.hex(40), Branch: cc + "-prod"})
 			}
+		}
+	}
+	for i := range c.Proposals {
+		origin := ccs[g.r.IntN(len(ccs))]
+		proj := projects[i%len(projects)]
+		at := begin.Add(time.Duration(float64(span) * float64(i) / float64(max(c.Proposals, 1)) * 0.95))
+		id := fmt.Sprintf("%s-prop-%04d", origin, i)
+		add(origin, "node", proj, at, fmt.Sprintf("c-p%04d", i), events.ProposalSubmitted{ProposalID: id, Title: g.words(6) + " " + RareWord(i),
+			Body: "## Why\n\n" + g.words(40) + "\n\n## What changes\n\n- " + g.words(8) + "\n- " + g.words(8) + "\n", Labels: []string{Word(g.r.IntN(20))}})
+		for k := range 2 + g.r.IntN(5) {
+			cc := ccs[g.r.IntN(len(ccs))]
+			if cc == origin {
+				continue
+			}
+			at := at.Add(time.Duration(1+k) * 3 * time.Hour)
+			if k == 0 && i%3 == 0 {
+				add(cc, "node", proj, at, fmt.Sprintf("c-p%04d-%s-o", i, cc), events.ProposalObjected{ProposalID: id, Reason: g.words(20)})
+				continue
+			}
+			add(cc, "node", proj, at, fmt.Sprintf("c-p%04d-%s-e", i, cc), events.ProposalEndorsed{ProposalID: id, Comment: g.words(12)})
 		}
 	}
 	// Each node's last heartbeat; the last countries' nodes went quiet
