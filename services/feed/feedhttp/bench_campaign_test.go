@@ -52,6 +52,7 @@ func BenchmarkCampaignViews(b *testing.B) {
 		{"api-country-lacking", "/api/v1/countries/ke/lacking?limit=500"},
 		{"fix-lacking", "/fixes/" + newest + "/lacking"},
 		{"fix", "/fixes/" + newest},
+		{"countries", "/countries"},
 		{"propagation", "/propagation"},
 		{"propagation-after-each-event", "/propagation"},
 		{"propagation-project", "/propagation?project=x-road"},
