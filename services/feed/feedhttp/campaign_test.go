@@ -31,12 +31,12 @@ import (
 // campaignEnd is when the test campaigns end, and the handlers' clock.
 var campaignEnd = feedgen.Start.Add(180 * 24 * time.Hour)
 
-// campaign is a store holding a campaign of countries and fixes
-// (feedgen.Campaign, seed 16), ending at campaignEnd.
+// campaign is a store holding a campaign of countries and fixes, and a
+// proposal a country (feedgen.Campaign, seed 16), ending at campaignEnd.
 func campaign(t testing.TB, countries, fixes int) *sqlite.Store {
 	t.Helper()
 	st := openStore(t)
-	c := feedgen.Campaign{Countries: countries, Fixes: fixes, Seed: 16, End: campaignEnd}
+	c := feedgen.Campaign{Countries: countries, Fixes: fixes, Proposals: countries, Seed: 16, End: campaignEnd}
 	if err := st.ApplyBatch(context.Background(), c.Records()); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,9 @@ func TestCampaignScreenshots(t *testing.T) {
 // the newest fix.
 func campaignViews(fix string) []struct{ name, path, ready string } {
 	return []struct{ name, path, ready string }{
+		{"campaign-feed", "/", `!!document.querySelector("#events")`},
 		{"campaign-matrix", "/matrix", `!!document.querySelector("#project-matrix")`},
+		{"campaign-proposals", "/proposals", `!!document.querySelector(".board")`},
 		{"campaign-country-lacking", "/countries/ke/lacking", `!!document.querySelector("#lacking-fixes")`},
 		{"campaign-countries", "/countries", `!!document.querySelector("#countries")`},
 		{"campaign-refused", "/refused", `!!document.querySelector("#refusals")`},
