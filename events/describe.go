@@ -55,7 +55,17 @@ func DescribePayload(p Payload) string {
 	case *ProposalDuplicateDetected:
 		return fmt.Sprintf("proposals %s/%s and %s/%s are %.0f%% alike", p.A.Country, p.A.ProposalID, p.B.Country, p.B.ProposalID, 100*p.Similarity)
 	case *NodeHeartbeat:
-		return fmt.Sprintf("node %s alive, %d forks", p.Version, p.Forks)
+		s := fmt.Sprintf("node %s alive, %d forks", p.Version, p.Forks)
+		if p.Forks == 1 {
+			s = fmt.Sprintf("node %s alive, 1 fork", p.Version)
+		}
+		switch {
+		case p.Lag == 1:
+			s += ", 1 event behind"
+		case p.Lag > 1:
+			s += fmt.Sprintf(", %d events behind", p.Lag)
+		}
+		return s
 	}
 	return ""
 }

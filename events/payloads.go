@@ -217,6 +217,9 @@ type NodeHeartbeat struct {
 	StartedAt time.Time `json:"started_at"`
 	Services  []string  `json:"services,omitempty"`
 	Forks     int       `json:"forks"`
+	// Lag is how many events of the hub's stream the node had yet to
+	// process (pending and unacknowledged) when it sent the heartbeat.
+	Lag int `json:"lag,omitempty"`
 }
 
 func (ForkRegistered) EventType() string            { return TypeForkRegistered }

@@ -162,13 +162,17 @@ const ProvisionSubjects = provisionRoot + "*"
 
 const provisionRoot = "dpihub.provision.node."
 
-// service: publish on dpi.hub.>; run the consumer of its name.
+// service: publish on dpi.hub.>; run the consumer of its name; read the
+// dead letters by sequence, as the observer may (the feed shows the
+// coordinator what was refused, and why).
 func service(id Identity) Permissions {
 	own := consumerOwner(id.Consumer())
-	return Permissions{
+	p := Permissions{
 		Publish:   append(append([]string{subject.Root + "." + events.HubCountry + ".>"}, own.Publish...), streamReader()...),
 		Subscribe: append([]string{id.InboxPrefix() + ".>"}, own.Subscribe...),
 	}
+	p.Publish = append(p.Publish, jsAPI+"STREAM.MSG.GET."+bus.DLQStream, jsAPI+"DIRECT.GET."+bus.DLQStream, jsAPI+"DIRECT.GET."+bus.DLQStream+".>")
+	return p
 }
 
 // observer: read events and dead letters, as they come (subscribe) or by

@@ -360,6 +360,8 @@ type Store interface {
 	Duplicates(ctx context.Context) ([]Duplicate, error)
 	Countries(ctx context.Context) ([]CountryStatus, error)
 	Projects(ctx context.Context) ([]string, error)
+	// MatrixStore: the campaign-scale views (campaign.go).
+	MatrixStore
 
 	// Digest is a hash of every table's content, for checking that two
 	// replays built the same state.

@@ -8,14 +8,24 @@
 //	GET /feed.atom               the same events as an Atom feed (RFC 4287)
 //	GET /api/v1/stream           new events as server-sent events
 //	GET /api/v1/fixes            fixes with their assessments, newest first (?project=, ?country= of origin, ?limit=; Link rel=next with a cursor)
-//	GET /api/v1/fixes/{id}       one fix with its propagation matrix
+//	GET /api/v1/fixes/{id}       one fix with its propagation matrix and its content (message, diff, same patch-id elsewhere)
+//	GET /api/v1/fixes/{id}/lacking   the countries that could take the fix and lack it, longest waiting first
+//	GET /api/v1/countries/{cc}/lacking the fixes the country lacks, most carried first (?project=, ?limit=)
+//	GET /api/v1/propagation      time to propagate: median, p90 and monthly trend per country and project, longest-open fixes (?project=)
+//	GET /api/v1/refused          refused events (WithRefusals): counts by country, reason and day, the latest (?after=SEQ: the newer ones)
+//	GET /api/v1/matrix           a page of the fix matrix: fixes with assessments, columns, total, next (the matrix's filters)
 //	GET /api/v1/proposals        proposals with votes, comments and outlook (?project=, ?sort=, ?status=)
 //	GET /api/v1/duplicates       duplicate forks, fixes and proposals (?project=)
 //	GET /api/v1/countries        what the feed knows of each country
 //	GET /api/v1/projects         the projects seen
 //	GET /                        web UI: the live feed with search
-//	GET /fixes/{id}              web UI: a fix's propagation matrix
-//	GET /matrix?project=         web UI: countries x fixes of a project
+//	GET /fixes/{id}              web UI: a fix: facts, CVEs, message, propagation, diff (first DiffMaxLines lines)
+//	GET /fixes/{id}/patch        the fix as git format-patch writes it (text/plain), for git am
+//	GET /matrix                  web UI: the fix matrix as a heatmap, fixes x countries (the matrix's filters)
+//	GET /fixes/{id}/lacking      web UI: the countries without a fix
+//	GET /countries/{cc}/lacking  web UI: the fixes a country lacks (?project=)
+//	GET /propagation             web UI: time to propagate, as SVG charts drawn here, each with its table (?project=)
+//	GET /refused                 web UI: refused events, forgery attempts marked, new ones added as they come (script polls)
 //	GET /proposals               web UI: the proposals board (?project=, ?sort=)
 //	GET /duplicates              web UI: duplicates
 //	GET /countries               web UI: country status
@@ -25,6 +35,14 @@
 // e.g. fix.published), since and until (RFC 3339 or YYYY-MM-DD), limit
 // (1..500, default 50) and cursor (from a page's next). So any search is
 // also an Atom feed and a CSV export.
+//
+// The matrix (page and API) takes project, country (where the fixes were
+// made), verdict (fixes whose cell in some country is present, applies,
+// conflicts, not-applicable or pending), age (1d, 7d, 30d, 90d: published
+// at least so long ago), cve (a CVE id, or any), limit (1..500, default
+// MatrixPageSize) and cursor. Its cells are one letter each (O origin, P
+// in the fork, A applies, C conflicts, N not applicable, · pending) on a
+// colour, so a page of 100 fixes by 50 countries is about 140 kB.
 //
 // The proposals (API and board) take project and sort: support (the
 // default: endorsements minus objections, then more endorsements, then

@@ -17,3 +17,6 @@ func (m *Metrics) DroppedCounter() prometheus.Counter { return m.dropped }
 
 // FanoutReadsCounter counts the fan-out's reads of the store.
 func (m *Metrics) FanoutReadsCounter() prometheus.Counter { return m.fanoutReads }
+
+// CountryName is the name the UI shows for a country code.
+func CountryName(cc string) string { return countryName(cc) }

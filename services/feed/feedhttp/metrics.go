@@ -13,7 +13,8 @@ import (
 )
 
 // Metrics are the handler's own collectors: requests by route and status
-// code, the time to answer them, and open streams.
+// code, the time to answer them, open streams, and the time to propagate
+// of the handler's store (propagation_metrics.go).
 type Metrics struct {
 	requests *prometheus.CounterVec   // route, code
 	seconds  *prometheus.HistogramVec // route
@@ -22,6 +23,7 @@ type Metrics struct {
 	// per notification however many streams are open.
 	fanoutReads prometheus.Counter
 	dropped     prometheus.Counter // streams dropped for falling behind
+	propagation *propagationCollector
 }
 
 // NewMetrics creates the handler's collectors and registers them with reg
@@ -37,6 +39,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		metrics.Register(reg, &m.streams),
 		metrics.Register(reg, &m.fanoutReads),
 		metrics.Register(reg, &m.dropped),
+		metrics.Register(reg, &m.propagation),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("feed HTTP: %w", err)
@@ -63,6 +66,7 @@ func newMetrics() *Metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dpihub_feed_sse_dropped_total", Help: "Streams dropped (connection closed) for falling behind; their clients resume with Last-Event-ID.",
 		}),
+		propagation: newPropagationCollector(),
 	}
 }
 

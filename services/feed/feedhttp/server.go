@@ -49,6 +49,11 @@ func WithoutHealthz() Option { return func(s *server) { s.noHealthz = true } }
 // left.
 func WithGovernance(g feed.Governance) Option { return func(s *server) { s.gov = g } }
 
+// WithClock makes now the handler's clock (default time.Now): what
+// "3 days ago", the matrix's age filter and the board's time left are
+// measured from.
+func WithClock(now func() time.Time) Option { return func(s *server) { s.now = now } }
+
 // WithHeartbeat sets how often the stream sends a comment to keep
 // connections open through proxies (default 15s).
 func WithHeartbeat(d time.Duration) Option { return func(s *server) { s.heartbeat = d } }
@@ -80,6 +85,9 @@ type server struct {
 	maxStreams   int
 	streamBuffer int
 	openStreams  atomic.Int64
+
+	props    propagationCache
+	refusals *feed.RefusalLog // nil: the feed does not follow them
 }
 
 // New returns the feed's HTTP handler over st: API, Atom, CSV, SSE and
@@ -93,6 +101,7 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	if s.metrics == nil {
 		s.metrics = newMetrics()
 	}
+	s.metrics.propagation.st.Store(&st)
 	if s.bc != nil {
 		s.fan = newFanout(st, s.bc, s.log, s.metrics)
 	}
@@ -117,6 +126,11 @@ func New(st feed.Store, opts ...Option) http.Handler {
 	handle("GET /api/v1/stream", s.stream)
 	handle("GET /api/v1/fixes", s.apiFixes)
 	handle("GET /api/v1/fixes/{id}", s.apiFix)
+	handle("GET /api/v1/matrix", s.apiMatrix)
+	handle("GET /api/v1/propagation", s.apiPropagation)
+	handle("GET /api/v1/refused", s.apiRefused)
+	handle("GET /api/v1/fixes/{id}/lacking", s.apiFixLacking)
+	handle("GET /api/v1/countries/{cc}/lacking", s.apiCountryLacking)
 	handle("GET /api/v1/proposals", s.apiProposals)
 	handle("GET /api/v1/duplicates", s.apiDuplicates)
 	handle("GET /api/v1/countries", s.apiCountries)
@@ -131,6 +145,9 @@ func New(st feed.Store, opts ...Option) http.Handler {
 
 	handle("GET /{$}", s.uiFeed)
 	handle("GET /fixes/{id}", s.uiFix)
+	handle("GET /fixes/{id}/lacking", s.uiFixLacking)
+	handle("GET /fixes/{id}/patch", s.rawPatch)
+	handle("GET /countries/{cc}/lacking", s.uiCountryLacking)
 	handle("GET /fixes", func(w http.ResponseWriter, r *http.Request) {
 		target := "/matrix"
 		if r.URL.RawQuery != "" {
@@ -139,6 +156,8 @@ func New(st feed.Store, opts ...Option) http.Handler {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	})
 	handle("GET /matrix", s.uiMatrix)
+	handle("GET /propagation", s.uiPropagation)
+	handle("GET /refused", s.uiRefused)
 	handle("GET /proposals", s.uiProposals)
 	handle("GET /duplicates", s.uiDuplicates)
 	handle("GET /countries", s.uiCountries)
@@ -392,7 +411,20 @@ func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, r, s.log, err)
 		return
 	}
-	problem.WriteJSON(w, http.StatusOK, f)
+	c, err := s.st.FixContent(r.Context(), f.ID)
+	if err != nil {
+		problem.Error(w, r, s.log, err)
+		return
+	}
+	problem.WriteJSON(w, http.StatusOK, fixJSON{Fix: f, Content: c})
+}
+
+// fixJSON is one fix as /api/v1/fixes/{id} answers: the fix with its
+// matrix and, only here, what its publication carried (message, diff):
+// lists never inline a body.
+type fixJSON struct {
+	feed.Fix
+	Content feed.FixContent `json:"content"`
 }
 
 func (s *server) apiProposals(w http.ResponseWriter, r *http.Request) {
@@ -475,16 +507,25 @@ func (s *server) apiDuplicates(w http.ResponseWriter, r *http.Request) {
 	problem.WriteJSON(w, http.StatusOK, ds)
 }
 
+// countryJSON is a country as /api/v1/countries answers: what the feed
+// knows of it, its node's state, latest heartbeat and backlog.
+type countryJSON struct {
+	feed.CountryStatus
+	State string         `json:"state"` // online, stale, no-heartbeat, service
+	Node  feed.NodeState `json:"node"`
+}
+
 func (s *server) apiCountries(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.st.Countries(r.Context())
+	rows, err := s.countryRows(r)
 	if err != nil {
 		problem.Error(w, r, s.log, err)
 		return
 	}
-	if cs == nil {
-		cs = []feed.CountryStatus{}
+	out := make([]countryJSON, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, countryJSON{CountryStatus: row.CountryStatus, State: row.State, Node: row.Node})
 	}
-	problem.WriteJSON(w, http.StatusOK, cs)
+	problem.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *server) apiProjects(w http.ResponseWriter, r *http.Request) {

@@ -52,7 +52,7 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error"}
+var pageNames = []string{"feed", "fix", "matrix", "proposals", "duplicates", "countries", "error", "lacking-fix", "lacking-country", "propagation", "refused"}
 
 func mustParsePages() *pages {
 	p := &pages{byName: map[string]*template.Template{}}
@@ -68,6 +68,8 @@ func mustParsePages() *pages {
 type view struct {
 	Title    string
 	Nav      string // feed, matrix, proposals, duplicates, countries
+	Wide     bool   // the page uses the window's full width (the matrix)
+	Forgery  *forgeryNotice
 	AtomHref string
 	Now      time.Time
 	Data     any
@@ -77,6 +79,9 @@ type view struct {
 // error is a clean 500 rather than half a page.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	v.Now = s.now()
+	if name != "refused" {
+		v.Forgery = s.forgeryNotice()
+	}
 	var buf bytes.Buffer
 	if err := s.pages.byName[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.Sugar().Errorw("render page", "page", name, "error", err)
@@ -124,10 +129,10 @@ func (s *server) uiNotFound(w http.ResponseWriter, r *http.Request) {
 // GET).
 func allowedPage(path string) bool {
 	switch path {
-	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes":
+	case "/matrix", "/proposals", "/duplicates", "/countries", "/fixes", "/propagation", "/refused":
 		return true
 	}
-	return strings.HasPrefix(path, "/fixes/")
+	return strings.HasPrefix(path, "/fixes/") || strings.HasPrefix(path, "/countries/")
 }
 
 // option is one entry of a filter's select.
@@ -308,18 +313,14 @@ var (
 		events.VerdictNotApplicable: "the fork lacks the files",
 		events.VerdictPending:       "not assessed yet",
 	})
-	matrixLegend = legend(map[string]string{
-		events.VerdictOrigin:        "made here",
-		events.VerdictPresent:       "already in the fork",
-		events.VerdictApplies:       "applies cleanly",
-		events.VerdictConflicts:     "some hunks fail",
-		events.VerdictNotApplicable: "files absent",
-		events.VerdictPending:       "not assessed yet",
-	})
 )
 
 type fixData struct {
 	Fix     feed.Fix
+	Content feed.FixContent
+	Body    string // the message without its first line (the title)
+	Diff    renderedDiff
+	Lacking int // countries that could take it and do not have it
 	Rows    []cell
 	Counts  []verdictCount
 	Pending int
@@ -348,7 +349,15 @@ func (s *server) uiFix(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, err)
 		return
 	}
-	d := fixData{Fix: f, Rows: matrixRow(f, countries), Legend: fixLegend}
+	content, err := s.st.FixContent(r.Context(), f.ID)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
+	}
+	d := fixData{Fix: f, Content: content, Diff: renderDiff(content.Diff), Rows: matrixRow(f, countries), Legend: fixLegend, Lacking: len(feed.CountriesLacking(f, countries))}
+	if _, body, ok := strings.Cut(content.Message, "\n"); ok {
+		d.Body = strings.TrimSpace(body)
+	}
 	// On one fix's page, rows read best from where it was made, then by
 	// country name.
 	slices.SortStableFunc(d.Rows, func(a, b cell) int {
@@ -418,51 +427,6 @@ func matrixRow(f feed.Fix, countries []string) []cell {
 		row = append(row, c)
 	}
 	return row
-}
-
-type matrixData struct {
-	Project   string
-	Projects  []option
-	Countries []string
-	Fixes     []matrixFix
-	Legend    []legendEntry
-}
-
-type matrixFix struct {
-	Fix   feed.Fix
-	Cells []cell
-}
-
-func (s *server) uiMatrix(w http.ResponseWriter, r *http.Request) {
-	project := strings.TrimSpace(r.URL.Query().Get("project"))
-	if project != "" && !events.ValidProject(project) {
-		s.uiFail(w, r, events.Errorf(events.ErrBadInput, "project %q is not a project slug", project))
-		return
-	}
-	fixes, err := s.st.Fixes(r.Context(), project, 0, 200)
-	if err != nil {
-		s.uiFail(w, r, err)
-		return
-	}
-	countries, err := s.knownCountries(r, fixes)
-	if err != nil {
-		s.uiFail(w, r, err)
-		return
-	}
-	_, projects, err := s.filterOptions(r, "", project)
-	if err != nil {
-		s.uiFail(w, r, err)
-		return
-	}
-	d := matrixData{Project: project, Projects: projects, Countries: countries, Legend: matrixLegend}
-	for _, f := range fixes {
-		d.Fixes = append(d.Fixes, matrixFix{Fix: f, Cells: matrixRow(f, countries)})
-	}
-	title := "Fix matrix"
-	if project != "" {
-		title += ": " + project
-	}
-	s.render(w, r, http.StatusOK, "matrix", view{Title: title, Nav: "matrix", Data: d})
 }
 
 // Proposal statuses in board order.
@@ -588,29 +552,53 @@ const StaleAfter = 5 * time.Minute
 
 type countryRow struct {
 	feed.CountryStatus
-	State string // online, stale, no-heartbeat
+	State string // online, stale, no-heartbeat, service
+	Node  feed.NodeState
+	// Seen is when the node was last heard of: its heartbeat, or its last
+	// event without one.
+	Seen time.Time
 }
 
-func (s *server) uiCountries(w http.ResponseWriter, r *http.Request) {
+// countryRows are the countries with their nodes' states as of now,
+// those that need a look first: no heartbeat or stale, the longest
+// silent first; then online, the longest silent first; the hub's shared
+// services last.
+func (s *server) countryRows(r *http.Request) ([]countryRow, error) {
 	cs, err := s.st.Countries(r.Context())
 	if err != nil {
-		s.uiFail(w, r, err)
-		return
+		return nil, err
+	}
+	nodes, err := s.st.NodeStates(r.Context())
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	rows := make([]countryRow, 0, len(cs))
 	for _, c := range cs {
-		row := countryRow{CountryStatus: c, State: "no-heartbeat"}
+		row := countryRow{CountryStatus: c, State: "no-heartbeat", Node: nodes[c.Country], Seen: c.LastEvent}
 		if c.Country == events.HubCountry && c.LastHeartbeat == nil {
 			row.State = "service" // the hub's services send no heartbeats
 		}
 		if c.LastHeartbeat != nil {
-			row.State = "online"
+			row.State, row.Seen = "online", *c.LastHeartbeat
 			if now.Sub(*c.LastHeartbeat) > StaleAfter {
 				row.State = "stale"
 			}
 		}
 		rows = append(rows, row)
+	}
+	rank := map[string]int{"no-heartbeat": 0, "stale": 0, "online": 1, "service": 2}
+	slices.SortStableFunc(rows, func(a, b countryRow) int {
+		return cmp.Or(cmp.Compare(rank[a.State], rank[b.State]), a.Seen.Compare(b.Seen), cmp.Compare(a.Country, b.Country))
+	})
+	return rows, nil
+}
+
+func (s *server) uiCountries(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.countryRows(r)
+	if err != nil {
+		s.uiFail(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "countries", view{Title: "Countries", Nav: "countries", Data: rows})
 }
@@ -628,8 +616,18 @@ var funcs = template.FuncMap{
 	"statusText":  func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
 	"time":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"ago":         ago,
-	"dur":         func(d feed.Duration) string { return humanDuration(time.Duration(d)) },
+	"date":        func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"secs": func(d any) string {
+		switch d := d.(type) {
+		case feed.Duration:
+			return strconv.FormatFloat(time.Duration(d).Seconds(), 'f', 0, 64)
+		case *feed.Duration:
+			return strconv.FormatFloat(time.Duration(*d).Seconds(), 'f', 0, 64)
+		}
+		return ""
+	},
+	"ago": ago,
+	"dur": func(d feed.Duration) string { return humanDuration(time.Duration(d)) },
 	"durp": func(d *feed.Duration) string {
 		if d == nil {
 			return ""
@@ -662,6 +660,8 @@ var funcs = template.FuncMap{
 	"base":           path.Base,
 	"proposalAnchor": proposalAnchor,
 	"countryAnchor":  countryAnchor,
+	"letter":         func(v string) string { return verdictLetters[v] },
+	"vclass":         func(v string) string { return verdictClasses[v] },
 	"dupHref":        dupHref,
 	"dupSide":        dupSide,
 }
@@ -775,23 +775,4 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d h %d min", h, m)
 	}
 	return strconv.Itoa(int(d.Hours()/24)) + " days"
-}
-
-// countryNames are the names the UI shows for the codes it knows; other
-// codes show in upper case.
-var countryNames = map[string]string{
-	"hub": "Hub services",
-	"bd":  "Bangladesh", "br": "Brazil", "co": "Colombia", "ee": "Estonia", "et": "Ethiopia",
-	"gh": "Ghana", "gt": "Guatemala", "id": "Indonesia", "in": "India", "ke": "Kenya",
-	"lk": "Sri Lanka", "ma": "Morocco", "mx": "Mexico", "mz": "Mozambique", "ng": "Nigeria",
-	"np": "Nepal", "pe": "Peru", "ph": "Philippines", "rw": "Rwanda", "sg": "Singapore",
-	"sl": "Sierra Leone", "sn": "Senegal", "tg": "Togo", "tz": "Tanzania", "ug": "Uganda",
-	"za": "South Africa", "zm": "Zambia",
-}
-
-func countryName(cc string) string {
-	if n, ok := countryNames[cc]; ok {
-		return n
-	}
-	return strings.ToUpper(cc)
 }

@@ -73,6 +73,10 @@ type Service struct {
 	served   chan error
 	stopHTTP context.CancelFunc // ends open streams, which never end by themselves
 	once     sync.Once
+
+	refusals     *feed.RefusalLog
+	stopRefusals context.CancelFunc
+	refusalsDone chan struct{}
 }
 
 // Start opens the store, starts the projector and, with HTTPAddr, the
@@ -121,7 +125,19 @@ func (s *Service) start(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("feed: %w", err)
 	}
-	opts := []feedhttp.Option{feedhttp.WithLogger(s.log), feedhttp.WithBroadcaster(s.bc), feedhttp.WithMetrics(m)}
+	// Refused events: read from DPI_DLQ as they come, for /refused. A
+	// feed whose identity may not read the stream still runs; its page
+	// says the log is empty, and the log says why.
+	s.refusals = feed.NewRefusalLog()
+	rctx, stop := context.WithCancel(context.Background())
+	s.stopRefusals, s.refusalsDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.refusalsDone)
+		if err := feedbus.FollowRefusals(rctx, cfg.Bus.JetStream(), s.refusals); err != nil && rctx.Err() == nil {
+			s.log.Warn("refused events are not followed", zap.Error(err))
+		}
+	}()
+	opts := []feedhttp.Option{feedhttp.WithLogger(s.log), feedhttp.WithBroadcaster(s.bc), feedhttp.WithMetrics(m), feedhttp.WithRefusals(s.refusals)}
 	if cfg.Governance != nil {
 		opts = append(opts, feedhttp.WithGovernance(cfg.Governance))
 	}
@@ -232,6 +248,10 @@ func (s *Service) Close(ctx context.Context) error {
 		}
 		if s.cons != nil {
 			s.cons.Stop()
+		}
+		if s.stopRefusals != nil {
+			s.stopRefusals()
+			<-s.refusalsDone
 		}
 		if s.store != nil {
 			if e := s.store.Close(); e != nil {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -51,6 +52,10 @@ type Config struct {
 	// serves (tests look at the UI and API from it).
 	Ready  func(*Result)
 	Logger *zap.Logger // nil: quiet
+	// Countries, above the story's three, adds a campaign's history of
+	// that many countries (at most MaxCountries) after the story
+	// (campaign.go).
+	Countries int
 }
 
 // Countries of the demo: each runs a node.
@@ -134,6 +139,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		out.f("  %s  %-16s signs with key %s\n", c.Code, c.Name, k.KeyID)
 	}
+	// A campaign's countries each have a key too.
+	extra := 0
+	for _, cc := range campaignCountries(cfg.Countries) {
+		if signers[cc] != nil {
+			continue
+		}
+		k, err := sign.GenerateKey(cc)
+		if err != nil {
+			return nil, err
+		}
+		trust.Add(sign.Trusted(k, time.Now().Add(-time.Hour), time.Time{}))
+		if signers[cc], err = sign.NewSigner(k); err != nil {
+			return nil, err
+		}
+		extra++
+	}
+	if extra > 0 {
+		out.f("  and %d more countries of the campaign, each with its key\n", extra)
+	}
 	verifier, err := sign.NewVerifier(trust) // one per process: each event is verified once
 	if err != nil {
 		return nil, err
@@ -203,8 +227,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// The coordinator's view in this terminal: everything on dpi.>, as it arrives.
 	var mu sync.Mutex
 	var seen []event.Event
+	var quiet atomic.Bool // the campaign's events are summed up, not printed
 	printer, err := h.Bus.Consume(ctx, bus.ConsumerConfig{Name: "demo-coordinator", Verifier: verifier},
 		func(_ context.Context, e event.Event) error {
+			if quiet.Load() {
+				return nil
+			}
 			from, _ := e.Extensions()[events.ExtCountry].(string)
 			mu.Lock()
 			seen = append(seen, e)
@@ -416,6 +444,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			v = "made it"
 		}
 		out.f("  %-16s %s\n", c.Name, v)
+	}
+	if campaignCountries(cfg.Countries) != nil {
+		quiet.Store(true)
+		applied := func() uint64 { seq, _ := fsvc.Store().LastSeq(ctx); return seq }
+		if err := playCampaign(ctx, h, min(cfg.Countries, MaxCountries), signers, applied, out); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Ready != nil {
 		cfg.Ready(res)

@@ -192,3 +192,56 @@ func verifyOutside(t *testing.T, res *demo.Result) {
 		t.Fatalf("the example verifier on the demo's %d messages: want all verified but the forgery (unknown-key), got:\n%s", len(files), out)
 	}
 }
+
+func TestTheDemoAtCampaignScaleFillsTheCoordinatorsViews(t *testing.T) {
+	const n = 20
+	var out bytes.Buffer
+	type country struct {
+		Country string
+		State   string
+		Node    struct {
+			Heartbeat *struct{ Version string }
+			Backlog   int
+		}
+	}
+	var countries []country
+	var refused struct{ Total, Forgeries int }
+	var matrix struct{ Total int }
+	var props []struct{ ID string }
+	names := ""
+	ready := func(res *demo.Result) {
+		base := "http://" + res.HTTPAddr
+		get(t, base+"/api/v1/countries", &countries)
+		get(t, base+"/api/v1/matrix?limit=1", &matrix)
+		get(t, base+"/api/v1/proposals", &props)
+		bustest.Eventually(t, 10*time.Second, "the feed has read the refused events", func() bool {
+			get(t, base+"/api/v1/refused", &refused)
+			return refused.Forgeries >= n/5
+		})
+		names = getText(t, base+"/countries")
+	}
+	_, err := demo.Run(context.Background(), demo.Config{Out: &out, HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Exit: true, Ready: ready, Countries: n})
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	beating := 0
+	for _, c := range countries {
+		if c.Node.Heartbeat != nil {
+			beating++
+		}
+	}
+	if len(countries) < n+1 || beating < n {
+		t.Fatalf("%d countries, %d with a heartbeat; want the %d countries and the hub, each node beating", len(countries), beating, n)
+	}
+	if matrix.Total < 10*n || len(props) < n {
+		t.Fatalf("%d fixes and %d proposals; want at least %d and %d", matrix.Total, len(props), 10*n, n)
+	}
+	for _, name := range []string{"Mozambique", "Bangladesh", "Zambia"} {
+		if !strings.Contains(names, name) {
+			t.Errorf("the countries page does not name %s", name)
+		}
+	}
+	if !strings.Contains(out.String(), "Campaign scale: 20 countries") {
+		t.Errorf("the story does not say the campaign:\n%s", out.String())
+	}
+}

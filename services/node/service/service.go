@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -66,7 +67,18 @@ type Config struct {
 	// PollInterval is how often forks are re-read to find moved forks (0:
 	// DefaultPollInterval; negative: never, only on Refresh).
 	PollInterval time.Duration
+	// HeartbeatInterval is how often the node publishes node.heartbeat,
+	// the first at start (0: DefaultHeartbeatInterval; negative: never).
+	HeartbeatInterval time.Duration
+	// Version is the software version the heartbeats name ("": the
+	// binary's module version, or "(devel)").
+	Version string
 }
+
+// DefaultHeartbeatInterval is how often a node says it is alive when
+// Config.HeartbeatInterval is zero; the feed shows a node without a
+// heartbeat for five minutes as stale.
+const DefaultHeartbeatInterval = time.Minute
 
 // Service is a running node.
 type Service struct {
@@ -195,11 +207,20 @@ func Start(ctx context.Context, cfg Config) (s *Service, err error) {
 				zap.String("addr", s.addr))
 		}
 	}
-	if cfg.PollInterval > 0 {
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.PollInterval > 0 || cfg.HeartbeatInterval > 0 {
 		pctx, stopPoll := context.WithCancel(life)
 		s.stopPoll = stopPoll
-		s.polling.Add(1)
-		go s.poll(pctx, cfg.PollInterval)
+		if cfg.PollInterval > 0 {
+			s.polling.Add(1)
+			go s.poll(pctx, cfg.PollInterval)
+		}
+		if cfg.HeartbeatInterval > 0 {
+			s.polling.Add(1)
+			go s.heartbeat(pctx, cfg, time.Now())
+		}
 	}
 	if !unhook() || ctx.Err() != nil {
 		// ctx ended after the last step began: a start-up cut short.
@@ -261,6 +282,39 @@ func (s *Service) poll(ctx context.Context, every time.Duration) {
 			if err := s.node.Refresh(ctx, ""); err != nil && ctx.Err() == nil {
 				s.log.Warn("fork poll", zap.Error(err))
 			}
+		}
+	}
+}
+
+// heartbeat publishes a heartbeat now and then every interval until ctx
+// ends. The lag is what the node's consumer has pending or unacknowledged
+// on DPI, read from the consumer's info (0 if it cannot be read: a
+// heartbeat still says the node is alive).
+func (s *Service) heartbeat(ctx context.Context, cfg Config, started time.Time) {
+	defer s.polling.Done()
+	version := cfg.Version
+	if version == "" {
+		version = "(devel)"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+	}
+	t := time.NewTicker(cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		lag := 0
+		if c, err := cfg.Bus.JetStream().Consumer(ctx, bus.Stream, access.NodeConsumer(cfg.Country)); err == nil {
+			if info, err := c.Info(ctx); err == nil {
+				lag = int(info.NumPending) + info.NumAckPending
+			}
+		}
+		if err := s.node.Heartbeat(ctx, version, started, time.Now(), lag); err != nil && ctx.Err() == nil {
+			s.log.Warn("heartbeat", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -102,8 +102,73 @@
     if (text) text.open = true;
   }
 
+  // The refused events: every two seconds, ask for those after the last
+  // one shown and add them at the top. Without this script the page
+  // still shows the latest as of its loading.
+  var refusedPoll = 2000;
+
+  function refusalRow(r) {
+    var tr = el("tr", r.forgery ? "forgery is-new" : "is-new");
+    tr.dataset.seq = String(r.seq);
+    tr.dataset.reason = r.reason;
+    var when = el("td");
+    var t = el("time", "", fmtTime(r.time));
+    t.dateTime = r.time;
+    when.appendChild(t);
+    tr.appendChild(when);
+    tr.appendChild(el("td", "", r.country ? r.country.toUpperCase() : "—"));
+    var reason = el("td");
+    reason.appendChild(el("code", "", r.reason));
+    if (r.forgery) {
+      reason.appendChild(document.createTextNode(" "));
+      reason.appendChild(el("span", "badge forged", "forgery"));
+    }
+    tr.appendChild(reason);
+    var ev = el("td");
+    if (r.type) ev.appendChild(el("code", "", r.type.replace(/^org\.dpihub\./, "").replace(/\.v[0-9]+$/, "")));
+    ev.appendChild(el("span", "minor block", r.subject));
+    tr.appendChild(ev);
+    tr.appendChild(el("td", "details", (r.detail || "").slice(0, 200)));
+    return tr;
+  }
+
+  function followRefusals() {
+    var table = document.getElementById("refusals");
+    if (!table || !table.dataset.poll || !window.fetch) return;
+    var body = table.tBodies[0];
+    var busy = false;
+    function bump(id, n) {
+      var e = document.getElementById(id);
+      if (e) e.textContent = String((parseInt(e.textContent, 10) || 0) + n);
+    }
+    setInterval(function () {
+      if (busy) return;
+      busy = true;
+      fetch(table.dataset.poll + encodeURIComponent(table.dataset.last || "0"), { headers: { Accept: "application/json" } })
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function (page) {
+          if (!page || !page.refusals || !page.refusals.length) return;
+          var forged = 0;
+          for (var i = page.refusals.length - 1; i >= 0; i--) {
+            var r = page.refusals[i];
+            if (body.querySelector('[data-seq="' + String(r.seq) + '"]')) continue;
+            body.insertBefore(refusalRow(r), body.firstChild);
+            if (r.forgery) forged++;
+          }
+          table.dataset.last = String(page.last);
+          bump("refused-total", page.refusals.length);
+          bump("forgery-total", forged);
+          var none = document.getElementById("no-refusals");
+          if (none) none.remove();
+        })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }, refusedPoll);
+  }
+
   function init() {
     start();
+    followRefusals();
     openTarget();
     window.addEventListener("hashchange", openTarget);
   }
