@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -615,7 +616,9 @@ func TestMetricsHaveTheSameTimeToPropagateAsTheAPI(t *testing.T) {
 
 func TestPropagationFiguresFollowNewEvents(t *testing.T) {
 	st := campaign(t, 12, 60)
-	srv := newServer(t, campaignHandler(st))
+	var clock atomic.Int64 // nanoseconds after the campaign's end
+	now := func() time.Time { return campaignEnd.Add(time.Duration(clock.Load())) }
+	srv := newServer(t, campaignHandler(st, feedhttp.WithClock(now)))
 	taken := func() int {
 		t.Helper()
 		res, err := http.Get(srv + "/api/v1/propagation")
@@ -659,6 +662,13 @@ func TestPropagationFiguresFollowNewEvents(t *testing.T) {
 	if err := st.Apply(context.Background(), e, last+1, at); err != nil {
 		t.Fatal(err)
 	}
+	// The figures of a moment ago serve for PropagationMaxAge, then the
+	// new event counts.
+	clock.Add(int64(feedhttp.PropagationMaxAge / 2))
+	if got := taken(); got != before {
+		t.Fatalf("%s after the event, within PropagationMaxAge: %d fixes taken, want the cached %d", feedhttp.PropagationMaxAge/2, got, before)
+	}
+	clock.Add(int64(feedhttp.PropagationMaxAge))
 	if after := taken(); after != before+1 {
 		t.Fatalf("after %s adopted %s: %d fixes taken, want %d", cc, f.ID, after, before+1)
 	}
