@@ -2,7 +2,8 @@
 # The compose smoke test (.ci/run): the whole docker-compose.yml on this
 # machine. Installs Debian's docker.io and docker-compose when missing,
 # starts dockerd when none answers (there is no systemd), builds the
-# images, brings the stack up, waits until every service is healthy,
+# images, brings the stack up, waits until every service is healthy
+# (the proposals and dedup services too, which answer their APIs),
 # publishes the fix in ma's sample fork at ma's site and waits until the
 # hub's feed API shows it assessed by ph and lk (each site's node assesses
 # it against its own fork); then takes the stack down. Any failure
@@ -40,7 +41,7 @@ make images
 docker-compose down -v --remove-orphans >/dev/null 2>&1 || true
 docker-compose up -d || { docker-compose ps; docker-compose logs --tail 30; fail "docker-compose up"; }
 
-services=(hub-1 hub-2 hub-3 site-ma site-ph site-lk feed)
+services=(hub-1 hub-2 hub-3 site-ma site-ph site-lk feed proposals dedup)
 healthy() {
 	for s in "${services[@]}"; do
 		id=$(docker-compose ps -q "$s")
@@ -50,7 +51,10 @@ healthy() {
 for _ in $(seq 150); do healthy && break; sleep 2; done
 healthy || { docker-compose ps; docker-compose logs --tail 30; fail "not every service healthy within 5 minutes"; }
 [ "$(docker inspect -f '{{.State.ExitCode}}' "$(docker-compose ps -q streams)")" = 0 ] || { docker-compose logs streams; fail "deploy streams"; }
-echo "compose smoke: every service healthy"
+echo "compose smoke: every service healthy: ${services[*]}"
+# The proposals and dedup services answer their APIs from the hub's stream.
+curl -fsS http://127.0.0.1:8082/api/v1/governance/rules/mosip-id-repository >/dev/null || fail "the proposals service's API"
+curl -fsS http://127.0.0.1:8083/healthz >/dev/null || fail "the dedup service's /healthz"
 
 # ma's node publishes the fix in its fork (the image's sample forks,
 # deploy/docker/siteroot.sh) at its site, as the site's admin (the site's
@@ -80,3 +84,12 @@ done
 	fail "the hub's feed API did not show fix $id assessed by ph and lk within 3 minutes (assessments: ${got:-none})"
 }
 echo "compose smoke: the fix $id published at ma's site is in the hub's feed API, assessed: $got"
+
+# The dedup service read the sites' fork snapshots from the hub's stream.
+for _ in $(seq 30); do
+	curl -fsS http://127.0.0.1:8083/api/v1/dedup/projects 2>/dev/null | grep -q mosip-id-repository && break
+	sleep 2
+done
+curl -fsS http://127.0.0.1:8083/api/v1/dedup/projects | grep -q mosip-id-repository ||
+	{ docker-compose logs --tail 30 dedup; fail "the dedup service did not see the sites' forks of mosip-id-repository within a minute"; }
+echo "compose smoke: the dedup service's API: $(curl -fsS http://127.0.0.1:8083/api/v1/dedup/projects)"
