@@ -88,6 +88,7 @@ images: deploy/local
 	CGO_ENABLED=0 go build -o $(IMAGE_BIN)/dpihub ./services/hub/cmd/dpihub
 	CGO_ENABLED=0 go build -o $(IMAGE_BIN)/feed ./services/feed/cmd/feed
 	CGO_ENABLED=0 GOBIN="$(CURDIR)/$(IMAGE_BIN)" go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
+	bash deploy/docker/siteroot.sh deploy/docker/root
 	docker build -q -t dpihub/nats-server:$(NATS_SERVER_VERSION) -f deploy/docker/nats.Dockerfile deploy/docker
 	docker build -q -t dpihub/dpihub:latest -f deploy/docker/dpihub.Dockerfile deploy/docker
 

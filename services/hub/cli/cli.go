@@ -48,6 +48,7 @@ func init() {
 		"subscribe":   {"subscribe webhook|list|rm: a maintainer's webhooks for a project's proposals", subscribeCmd},
 		"dedup":       {"dedup scan|report: forks and fixes that duplicate each other; what to upstream", dedupCmd},
 		"deploy":      {"deploy init|add-country|streams: a hub cluster and a leaf site per country (NATS configurations, credentials, streams)", deployCmd},
+		"service":     {"service proposals|dedup: run one of the hub's services against an external hub (dpihub deploy), as its own NATS identity", serviceCmd},
 		"healthcheck": {"healthcheck URL: exit 0 when GET URL answers 200 (a container's HEALTHCHECK; the images have no curl)", healthcheck},
 		"version":     {"print the module version and the VCS revision and time this binary was built from", version},
 	}
