@@ -126,6 +126,9 @@ type RefusalCount struct {
 	Name      string `json:"name"`
 	N         int    `json:"n"`
 	Forgeries int    `json:"forgeries"`
+	// Days are a country's or a reason's counts on each day of ByDay,
+	// oldest first: how it went over time (none in ByDay itself).
+	Days []int `json:"days,omitempty"`
 }
 
 // RefusalSummary is what the refused-events view shows.
@@ -150,31 +153,39 @@ func (l *RefusalLog) Summary(now time.Time, days, latest int) RefusalSummary {
 	defer l.mu.Unlock()
 	s := RefusalSummary{Last: l.last, Latest: []Refusal{}}
 	byCountry, byReason, byDay := map[string]*RefusalCount{}, map[string]*RefusalCount{}, map[string]*RefusalCount{}
-	add := func(m map[string]*RefusalCount, name string, n int, forgery bool) {
+	dayIndex := map[string]int{}
+	add := func(m map[string]*RefusalCount, name, day string, n int, forgery, series bool) {
 		c := m[name]
 		if c == nil {
 			c = &RefusalCount{Name: name}
+			if series {
+				c.Days = make([]int, days)
+			}
 			m[name] = c
 		}
 		c.N += n
 		if forgery {
 			c.Forgeries += n
 		}
+		if i, ok := dayIndex[day]; ok && series {
+			c.Days[i] += n
+		}
 	}
 	first := now.UTC().AddDate(0, 0, -(days - 1)).Format(time.DateOnly)
 	for d := range days {
 		day := now.UTC().AddDate(0, 0, d-(days-1)).Format(time.DateOnly)
 		byDay[day] = &RefusalCount{Name: day}
+		dayIndex[day] = d
 	}
 	for k, n := range l.counts {
 		s.Total += n
 		if k.forgery {
 			s.Forgeries += n
 		}
-		add(byCountry, k.country, n, k.forgery)
-		add(byReason, k.reason, n, k.forgery)
+		add(byCountry, k.country, k.day, n, k.forgery, true)
+		add(byReason, k.reason, k.day, n, k.forgery, true)
 		if k.day >= first {
-			add(byDay, k.day, n, k.forgery)
+			add(byDay, k.day, k.day, n, k.forgery, false)
 		}
 	}
 	list := func(m map[string]*RefusalCount, byName bool) []RefusalCount {

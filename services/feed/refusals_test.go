@@ -1,6 +1,7 @@
 package feed_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -34,6 +35,22 @@ func TestRefusalLogCountsEachRefusedEventOnce(t *testing.T) {
 	}
 	if s.ByCountry[0].Name != "ke" && s.ByCountry[0].N != 1 || len(s.ByCountry) != 3 {
 		t.Fatalf("by country %+v", s.ByCountry)
+	}
+	// Over time: ma's and ph's forgeries on the last day, ke's refusal two
+	// days before; by reason the same.
+	for _, c := range s.ByCountry {
+		want := map[string][]int{"ke": {0, 0, 0, 0, 1, 0, 0}, "ma": {0, 0, 0, 0, 0, 0, 1}, "ph": {0, 0, 0, 0, 0, 0, 1}}[c.Name]
+		if !slices.Equal(c.Days, want) {
+			t.Errorf("%s by day: %v, want %v", c.Name, c.Days, want)
+		}
+	}
+	for _, c := range s.ByReason {
+		if sum := c.Days[0] + c.Days[1] + c.Days[2] + c.Days[3] + c.Days[4] + c.Days[5] + c.Days[6]; sum != c.N {
+			t.Errorf("reason %s: %d a day over 7 days, %d in all", c.Name, sum, c.N)
+		}
+	}
+	if s.ByDay[0].Days != nil {
+		t.Errorf("a day has a series: %+v", s.ByDay[0])
 	}
 	if got := l.After(1, 10); len(got) != 2 || got[0].Seq != 4 || got[1].Seq != 2 {
 		t.Fatalf("after 1: %+v", got)

@@ -767,3 +767,48 @@ func TestBrowserCountriesShowStaleNodesFirstWithTheirBacklog(t *testing.T) {
 		}
 	})
 }
+
+// The refused page shows each country's and each reason's refusals over
+// the last two weeks, day by day, as the API counts them.
+func TestRefusedPageShowsEachCountryAndReasonOverTime(t *testing.T) {
+	log := campaignRefusals()
+	srv := newServer(t, feedhttp.New(openStore(t), feedhttp.WithRefusals(log), feedhttp.WithClock(func() time.Time { return campaignEnd })))
+	res, err := http.Get(srv + "/api/v1/refused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s feed.RefusalSummary
+	err = json.NewDecoder(res.Body).Decode(&s)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = http.Get(srv + "/refused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	rows := 0
+	for _, c := range append(s.ByCountry, s.ByReason...) {
+		sum := 0
+		labels := make([]string, len(c.Days))
+		for i, n := range c.Days {
+			sum += n
+			labels[i] = strconv.Itoa(n)
+		}
+		if len(c.Days) != len(s.ByDay) {
+			t.Fatalf("%s: %d days, the summary has %d", c.Name, len(c.Days), len(s.ByDay))
+		}
+		if sum == 0 {
+			continue
+		}
+		rows++
+		if want := `aria-label="by day, oldest first: ` + strings.Join(labels, ", ") + `"`; !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %s's series %s", c.Name, want)
+		}
+	}
+	if rows == 0 {
+		t.Fatal("no country or reason had refusals in the last two weeks")
+	}
+}

@@ -86,6 +86,31 @@ func (s *server) uiRefused(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "refused", view{Title: "Refused events", Nav: "refused", Data: d})
 }
 
+// dayBars draws a country's or a reason's refusals of each day as tiny
+// bars, for a table's row; its label says the counts, oldest first.
+func dayBars(days []int) template.HTML {
+	top := 0
+	for _, n := range days {
+		top = max(top, n)
+	}
+	if top == 0 {
+		return ""
+	}
+	const bw, h = 5, 16
+	var b strings.Builder
+	labels := make([]string, len(days))
+	for i, n := range days {
+		labels[i] = strconv.Itoa(n)
+		if n == 0 {
+			continue
+		}
+		bh := max(1, n*h/top)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d"/>`, i*(bw+1), h-bh, bw, bh)
+	}
+	return template.HTML(fmt.Sprintf(`<svg class="daybars" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="by day, oldest first: %s">%s</svg>`,
+		len(days)*(bw+1), h, len(days)*(bw+1), h, strings.Join(labels, ", "), b.String()))
+}
+
 // dayChart draws the refusals of each day as a bar, its forgeries
 // stacked at the bottom in red: a picture of the table under it.
 func dayChart(days []feed.RefusalCount) template.HTML {

@@ -606,6 +606,7 @@ func (s *server) uiCountries(w http.ResponseWriter, r *http.Request) {
 // Template functions.
 var funcs = template.FuncMap{
 	"upper":       strings.ToUpper,
+	"dayBars":     dayBars,
 	"country":     countryName,
 	"shortType":   events.ShortType,
 	"verdicts":    func() verdictNames { return theVerdicts },
