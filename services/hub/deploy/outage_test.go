@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +25,9 @@ import (
 	"github.com/dpihub/dpihub/events/sign"
 	feedsvc "github.com/dpihub/dpihub/services/feed/service"
 	"github.com/dpihub/dpihub/services/hub/deploy"
+	"github.com/dpihub/dpihub/services/node"
+	"github.com/dpihub/dpihub/services/node/gitfork"
+	nodesvc "github.com/dpihub/dpihub/services/node/service"
 )
 
 // The outage: ma's site runs in a network namespace of its own, joined to
@@ -87,10 +93,20 @@ func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing
 		_ = fd.Close(cctx)
 	})
 
-	// Before the cut: a fix of ph's reaches ma's site.
+	// Before the cut: a real fix of ph's (a commit in ph's fork of an
+	// upstream that ma forked too) reaches ma's site.
+	up, phDir, maDir := forks(t)
+	fp, err := gitfork.Fix(ctx, phDir, node.DefaultUpstreamRef, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp.FixID = "ph-before-000000"
+	phFixEvent, err := events.New(events.Source{Country: "ph", Service: "node"}, "mosip-id-repository", &fp)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ph := attach(t, d.connect("site-ph", access.Country("ph")), "")
-	phFix := fixes(t, "ph", 1, "before")
-	if err := ph.Publisher(s["ph"]).PublishBatch(ctx, phFix); err != nil {
+	if err := ph.Publisher(s["ph"]).PublishBatch(ctx, []event.Event{phFixEvent}); err != nil {
 		t.Fatal(err)
 	}
 	maNC := d.connect("site-ma", access.Country("ma"))
@@ -108,47 +124,33 @@ func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing
 	ip(t, "-n", string(maNS), "link", "set", maEnd, "down")
 	cut := time.Now()
 
-	// Cut off, ma's node assesses the fix it already had, and says so.
+	// Cut off, ma's node (the real one, with git and ma's fork) starts,
+	// assesses the fix its site already had, and publishes its verdict.
 	ma := attach(t, maNC, "")
 	pub := ma.Publisher(s["ma"])
-	assessed := make(chan string, 1)
-	c, err := ma.Consume(ctx, bus.ConsumerConfig{Name: access.NodeConsumer("ma"), Verifier: v,
-		Subjects: []string{"dpi.ph.>"}}, func(ctx context.Context, e event.Event) error {
-		p, err := events.DecodeValue(e)
-		if err != nil {
-			return err
-		}
-		fix, ok := p.(events.FixPublished)
-		if !ok {
-			return nil
-		}
-		a, _ := events.Sample(events.TypeFixAssessed)
-		fa := a.(events.FixAssessed)
-		fa.FixID = fix.FixID
-		ae, err := events.New(events.Source{Country: "ma", Service: "node"}, e.Subject(), fa)
-		if err != nil {
-			return err
-		}
-		if _, err := pub.Publish(ctx, ae); err != nil {
-			return err
-		}
-		select {
-		case assessed <- fix.FixID:
-		default:
-		}
-		return nil
-	})
+	// Its buckets are made by its site's admin (as dpihub serve --site
+	// does), which answers at the site while the hub is out of reach.
+	stopProvisioning, err := nodesvc.ServeProvisioning(attach(t, d.connect("site-ma", access.Admin), ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop()
-	select {
-	case id := <-assessed:
-		if id != "ph-before-000000" {
-			t.Fatalf("ma's node assessed %q, want ph's fix ph-before-000000", id)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("ma's node did not assess ph's fix while cut off")
+	t.Cleanup(stopProvisioning)
+	maNode, err := nodesvc.Start(ctx, nodesvc.Config{Country: "ma", Bus: ma, Signer: s["ma"], Verifier: v,
+		Forks:        []node.Fork{{Project: "mosip-id-repository", Upstream: "file://" + up, Dir: maDir, Branch: "main"}},
+		PollInterval: -1, HeartbeatInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = maNode.Close(cctx)
+	})
+	bustest.Eventually(t, time.Minute, "ma's node assesses ph's fix while cut off", func() bool {
+		return count(t, maJS, bus.Stream, "dpi.ma.fix.assessed.>") == 1
+	})
+	if got := assessedVerdicts(t, maJS); len(got) != 1 || got["ph-before-000000"] != events.VerdictApplies {
+		t.Fatalf("ma's node assessed %v while cut off, want ph-before-000000: %s", got, events.VerdictApplies)
 	}
 
 	// And publishes 10,000 fixes, each acknowledged by its site.
@@ -238,4 +240,81 @@ func TestASiteCutOffKeepsWorkingAndTheHubGetsEachOfItsEventsOnceAfter(t *testing
 	if len(rows)-1 != outage || len(inFeed) != outage {
 		t.Errorf("the feed lists %d fixes of ma's, %d of the %d distinct", len(rows)-1, len(inFeed), outage)
 	}
+}
+
+// forks makes an upstream repository and two clones of it, ph's with a
+// fix committed on main and ma's without it.
+func forks(t *testing.T) (up, phDir, maDir string) {
+	t.Helper()
+	root := t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t",
+			"GIT_COMMITTER_EMAIL=t@example.org", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	var lines []string
+	for i := range 40 {
+		lines = append(lines, fmt.Sprintf("func step%d() { return %d }", i, i))
+	}
+	write := func(dir string, ls []string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "app.go"), []byte(strings.Join(ls, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up = filepath.Join(root, "upstream")
+	if err := os.Mkdir(up, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git(up, "init", "-q", "-b", "main")
+	write(up, lines)
+	git(up, "add", ".")
+	git(up, "commit", "-q", "-m", "upstream")
+	phDir, maDir = filepath.Join(root, "ph"), filepath.Join(root, "ma")
+	git(root, "clone", "-q", up, phDir)
+	git(root, "clone", "-q", up, maDir)
+	fixed := slices.Clone(lines)
+	fixed[20] = "func step20() { return 2000 }"
+	write(phDir, fixed)
+	git(phDir, "commit", "-q", "-am", "Return the right value from step20")
+	return up, phDir, maDir
+}
+
+// assessedVerdicts reads the fix.assessed events of js's DPI: verdict by
+// fix id.
+func assessedVerdicts(t *testing.T, js jetstream.JetStream) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := js.Stream(ctx, bus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil || !strings.HasPrefix(m.Subject, "dpi.ma.fix.assessed.") {
+			continue
+		}
+		e, err := bus.Decode(m.Header, m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := events.DecodeValue(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, ok := p.(events.FixAssessed); ok {
+			out[a.FixID] = a.Verdict
+		}
+	}
+	return out
 }
