@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -72,8 +74,19 @@ func deployInit(env Env, args []string) error {
 	var cc []string
 	for _, c := range strings.Split(*countries, ",") {
 		if c = strings.TrimSpace(c); c != "" {
+			if err := checkSite(c); err != nil {
+				return err
+			}
 			cc = append(cc, c)
 		}
+	}
+	// A deployment's keys and credentials are made once: writing a new
+	// one over it would leave every server and node with credentials
+	// that no longer verify.
+	if _, err := os.Stat(filepath.Join(*out, deploy.PlanFile)); err == nil {
+		return fmt.Errorf("%s holds a deployment already (%s): add a country with dpihub deploy add-country, or give another --out", *out, deploy.PlanFile)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	plan, err := deploy.DefaultPlan(cc)
 	if err != nil {
@@ -85,6 +98,18 @@ func deployInit(env Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "wrote a deployment of %d hub members and the sites of %s to %s; keep %s and %s secret\n",
 		len(plan.Hub), strings.Join(cc, ", "), *out, filepath.Join(*out, deploy.AuthDir), filepath.Join(*out, deploy.CredsDir))
+	return nil
+}
+
+// checkSite accepts the lower-case ISO 3166-1 alpha-2 code of a country
+// (checkCountry), which a site is for; the hub is not a site.
+func checkSite(cc string) error {
+	if cc == "hub" {
+		return fmt.Errorf("hub is not a country: the hub's members come with every deployment")
+	}
+	if checkCountry(cc) != nil {
+		return fmt.Errorf("%q is not the lower-case ISO 3166-1 alpha-2 code of a country (e.g. ma, ph, lk, ke)", cc)
+	}
 	return nil
 }
 
@@ -100,6 +125,9 @@ func deployAddCountry(env Env, args []string) error {
 	}
 	if *dir == "" || *cc == "" {
 		return fmt.Errorf("give --dir and --country")
+	}
+	if err := checkSite(*cc); err != nil {
+		return err
 	}
 	plan, err := deploy.Load(*dir)
 	if err != nil {

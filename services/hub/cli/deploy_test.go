@@ -64,3 +64,33 @@ func TestDeployInitWritesADeploymentAndAddCountryAddsOneSite(t *testing.T) {
 		t.Error("a site named hub (the hub's domain) was accepted")
 	}
 }
+
+// deploy init refuses codes that name no country and an existing
+// deployment (whose keys the servers and nodes hold), writing nothing;
+// add-country refuses them too.
+func TestDeployRefusesWhatIsNoCountryAndAnExistingDeployment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "deployment")
+	for _, cc := range []string{"ma,xx", "zz", "ma,UK", "ma,eu"} {
+		r := dpihub(t, nil, "", "deploy", "init", "--countries", cc, "--out", dir)
+		if r.code == 0 || !strings.Contains(r.stderr, "ISO 3166-1") {
+			t.Errorf("deploy init --countries %s: exit %d, %q", cc, r.code, r.stderr)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Fatalf("deploy init --countries %s wrote %s", cc, dir)
+		}
+	}
+	if r := dpihub(t, nil, "", "deploy", "init", "--countries", "ma,ph", "--out", dir); r.code != 0 {
+		t.Fatalf("deploy init: exit %d: %s", r.code, r.stderr)
+	}
+	key, _ := os.ReadFile(filepath.Join(dir, "auth", "operator.nk"))
+	r := dpihub(t, nil, "", "deploy", "init", "--countries", "ma,ph,lk", "--out", dir)
+	if r.code == 0 || !strings.Contains(r.stderr, "holds a deployment already") {
+		t.Errorf("deploy init over a deployment: exit %d, %q", r.code, r.stderr)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "auth", "operator.nk")); string(again) != string(key) {
+		t.Error("deploy init over a deployment replaced its operator key")
+	}
+	if r := dpihub(t, nil, "", "deploy", "add-country", "--dir", dir, "--country", "xx"); r.code == 0 {
+		t.Error("add-country xx succeeded")
+	}
+}
