@@ -93,6 +93,7 @@ images: deploy/local
 	docker build -q -t dpihub/dpihub:latest -f deploy/docker/dpihub.Dockerfile deploy/docker
 
 deploy/local:
+	rm -rf deploy/local.tmp
 	go run ./services/hub/cmd/dpihub deploy init --countries ma,ph,lk --out deploy/local.tmp
 	for c in ma ph lk hub; do go run ./services/hub/cmd/dpihub keys gen --country $$c --dir deploy/local.tmp/keys >/dev/null; done
 	cd deploy/local.tmp/keys && for c in ma ph lk hub; do ln -s $$c-*.key $$c.key; done
