@@ -70,5 +70,12 @@ func Serve(b *bus.Bus, provision func(ctx context.Context, cc string) error, log
 	if err != nil {
 		return nil, fmt.Errorf("serve the nodes' requests for buckets: %w", err)
 	}
+	// Once Serve returns the server knows the subscription: a node that
+	// asks right after gets an answer, not "no responders" (the outage
+	// test's node, started just after, failed so under load).
+	if err := b.JetStream().Conn().Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("serve the nodes' requests for buckets: %w", err)
+	}
 	return func() { _ = sub.Unsubscribe() }, nil
 }
