@@ -61,6 +61,15 @@ test-deps:
 	@bin/nats-server --version 2>/dev/null | grep -q -- '$(NATS_SERVER_VERSION)$$' || { \
 	  echo "== installing nats-server $(NATS_SERVER_VERSION) into bin/ for the deployment tests"; \
 	  GOBIN="$(CURDIR)/bin" go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION); }
+	@[ "$$(id -u)" = 0 ] || { echo "make test needs root: the deployment tests make network namespaces (ip netns) to cut a site's link"; exit 1; }
+	@command -v ip >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    echo "== installing iproute2 for the deployment tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2; \
+	  else \
+	    echo "make test needs ip (iproute2) for the deployment tests' network namespaces"; exit 1; \
+	  fi; }
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "== installing chromium for the page tests"; \
