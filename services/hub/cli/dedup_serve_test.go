@@ -47,26 +47,7 @@ func TestServeRunsTheDedupServiceAndTheReportShowsItsFindings(t *testing.T) {
 	})
 	natsURL := regexp.MustCompile(`"nats":"([^"]+)"`).FindStringSubmatch(logs.String())[1]
 
-	var changed []string
-	for i := range 120 {
-		changed = append(changed, fmt.Sprintf("+\tif (request.field%d == null) throw new IdRepoAppException(%d);", i, i))
-	}
-	shared := strings.Repeat("1", 40)
-	for _, cc := range []string{"ma", "ph"} {
-		if r := dpihub(t, nil, "", "creds", "issue", "--data", data, "--country", cc); r.code != 0 {
-			t.Fatal(r)
-		}
-		snap := events.ForkSnapshot{Branch: "release-" + cc, Head: strings.Repeat("a", 40), MergeBase: strings.Repeat("b", 40),
-			PatchIDs: []string{shared}, MinHash: minhash.Sign(minhash.LineShingles(changed)).Values(), MinHashVersion: minhash.Version,
-			Files: []string{"IdRepoServiceImpl.java"}, TakenAt: time.Now().UTC()}
-		b, _ := json.Marshal(snap)
-		file := filepath.Join(keys, cc+"-snapshot.json")
-		os.WriteFile(file, b, 0o644)
-		env := map[string]string{"DPIHUB_SERVER": natsURL, "DPIHUB_CREDS": hub.CredsFile(data, access.Country(cc))}
-		if r := dpihub(t, env, "", "publish", "--key", key[cc], "--type", events.TypeForkSnapshot, "--project", "mosip-id-repository", file); r.code != 0 {
-			t.Fatal(r)
-		}
-	}
+	shared := publishAlikeSnapshots(t, data, keys, natsURL, key)
 	env := map[string]string{"DPIHUB_API": api}
 	bustest.Eventually(t, 10*time.Second, "the report shows the cluster", func() bool {
 		r := dpihub(t, env, "", "dedup", "report", "--project", "mosip-id-repository")
@@ -83,4 +64,35 @@ func TestServeRunsTheDedupServiceAndTheReportShowsItsFindings(t *testing.T) {
 		var ds []struct{ Kind, A, B string }
 		return json.NewDecoder(resp.Body).Decode(&ds) == nil && len(ds) == 1 && ds[0].Kind == "fork" && ds[0].A == "ma/release-ma"
 	})
+}
+
+// publishAlikeSnapshots issues ma's and ph's credentials in data and
+// publishes, with each one's key, a fork snapshot of mosip-id-repository:
+// the same 120 changed lines and one shared patch-id, which it returns,
+// so that dedup finds the two forks alike.
+func publishAlikeSnapshots(t *testing.T, data, keys, natsURL string, key map[string]string) (shared string) {
+	t.Helper()
+	var changed []string
+	for i := range 120 {
+		changed = append(changed, fmt.Sprintf("+\tif (request.field%d == null) throw new IdRepoAppException(%d);", i, i))
+	}
+	shared = strings.Repeat("1", 40)
+	for _, cc := range []string{"ma", "ph"} {
+		if r := dpihub(t, nil, "", "creds", "issue", "--data", data, "--country", cc); r.code != 0 {
+			t.Fatal(r)
+		}
+		snap := events.ForkSnapshot{Branch: "release-" + cc, Head: strings.Repeat("a", 40), MergeBase: strings.Repeat("b", 40),
+			PatchIDs: []string{shared}, MinHash: minhash.Sign(minhash.LineShingles(changed)).Values(), MinHashVersion: minhash.Version,
+			Files: []string{"IdRepoServiceImpl.java"}, TakenAt: time.Now().UTC()}
+		b, _ := json.Marshal(snap)
+		file := filepath.Join(keys, cc+"-snapshot.json")
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{"DPIHUB_SERVER": natsURL, "DPIHUB_CREDS": hub.CredsFile(data, access.Country(cc))}
+		if r := dpihub(t, env, "", "publish", "--key", key[cc], "--type", events.TypeForkSnapshot, "--project", "mosip-id-repository", file); r.code != 0 {
+			t.Fatal(r)
+		}
+	}
+	return shared
 }

@@ -2,21 +2,16 @@ package cli_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus/bustest"
-	"github.com/dpihub/dpihub/events/minhash"
 	"github.com/dpihub/dpihub/services/hub"
 	"github.com/dpihub/dpihub/services/hub/cli"
 )
@@ -112,28 +107,7 @@ func TestServiceRunsDedupAndProposalsAgainstAnExternalHub(t *testing.T) {
 		t.Fatalf("proposals API: %d %s", code, body)
 	}
 
-	var changed []string
-	for i := range 120 {
-		changed = append(changed, fmt.Sprintf("+\tif (request.field%d == null) throw new IdRepoAppException(%d);", i, i))
-	}
-	shared := strings.Repeat("1", 40)
-	for _, cc := range []string{"ma", "ph"} {
-		if r := dpihub(t, nil, "", "creds", "issue", "--data", data, "--country", cc); r.code != 0 {
-			t.Fatal(r)
-		}
-		snap := events.ForkSnapshot{Branch: "release-" + cc, Head: strings.Repeat("a", 40), MergeBase: strings.Repeat("b", 40),
-			PatchIDs: []string{shared}, MinHash: minhash.Sign(minhash.LineShingles(changed)).Values(), MinHashVersion: minhash.Version,
-			Files: []string{"IdRepoServiceImpl.java"}, TakenAt: time.Now().UTC()}
-		b, _ := json.Marshal(snap)
-		file := filepath.Join(keys, cc+"-snapshot.json")
-		if err := os.WriteFile(file, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		env := map[string]string{"DPIHUB_SERVER": natsURL, "DPIHUB_CREDS": hub.CredsFile(data, access.Country(cc))}
-		if r := dpihub(t, env, "", "publish", "--key", key[cc], "--type", events.TypeForkSnapshot, "--project", "mosip-id-repository", file); r.code != 0 {
-			t.Fatal(r)
-		}
-	}
+	publishAlikeSnapshots(t, data, keys, natsURL, key)
 	env := map[string]string{"DPIHUB_API": dedupAPI}
 	bustest.Eventually(t, 10*time.Second, "the dedup report shows the cluster", func() bool {
 		r := dpihub(t, env, "", "dedup", "report", "--project", "mosip-id-repository")
