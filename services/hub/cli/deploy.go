@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,6 +102,21 @@ func deployInit(env Env, args []string) error {
 	return nil
 }
 
+// loadPlan parses a deploy command's arguments, which name no operands,
+// and loads the plan of the deployment directory *dir (--dir).
+func loadPlan(fs *flag.FlagSet, env Env, args []string, dir *string) (deploy.Plan, error) {
+	if err := parse(fs, env, args); err != nil {
+		return deploy.Plan{}, err
+	}
+	if err := noArgs(fs); err != nil {
+		return deploy.Plan{}, err
+	}
+	if *dir == "" {
+		return deploy.Plan{}, fmt.Errorf("give --dir")
+	}
+	return deploy.Load(*dir)
+}
+
 // checkSite accepts the lower-case ISO 3166-1 alpha-2 code of a country
 // (checkCountry), which a site is for; the hub is not a site.
 func checkSite(cc string) error {
@@ -117,20 +133,14 @@ func deployAddCountry(env Env, args []string) error {
 	fs := flags(env, "deploy add-country")
 	dir := fs.String("dir", "", "the deployment directory (deploy init --out)")
 	cc := fs.String("country", "", "the new country's ISO 3166-1 alpha-2 code")
-	if err := parse(fs, env, args); err != nil {
+	plan, err := loadPlan(fs, env, args, dir)
+	if err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if *dir == "" || *cc == "" {
-		return fmt.Errorf("give --dir and --country")
+	if *cc == "" {
+		return fmt.Errorf("give --country")
 	}
 	if err := checkSite(*cc); err != nil {
-		return err
-	}
-	plan, err := deploy.Load(*dir)
-	if err != nil {
 		return err
 	}
 	if err := plan.AddCountry(*cc); err != nil {
@@ -149,16 +159,7 @@ func deployStreams(ctx context.Context, env Env, args []string) error {
 	dir := fs.String("dir", "", "the deployment directory (deploy init --out)")
 	server := fs.String("server", "", "NATS URL of the hub (default: every member's, from the plan)")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to keep trying while the cluster elects its leader and the sites' links come up")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if *dir == "" {
-		return fmt.Errorf("give --dir")
-	}
-	plan, err := deploy.Load(*dir)
+	plan, err := loadPlan(fs, env, args, dir)
 	if err != nil {
 		return err
 	}
@@ -203,16 +204,7 @@ func deployStreams(ctx context.Context, env Env, args []string) error {
 func deployWrite(env Env, args []string) error {
 	fs := flags(env, "deploy write")
 	dir := fs.String("dir", "", "the deployment directory (deploy init --out)")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if *dir == "" {
-		return fmt.Errorf("give --dir")
-	}
-	plan, err := deploy.Load(*dir)
+	plan, err := loadPlan(fs, env, args, dir)
 	if err != nil {
 		return err
 	}
