@@ -54,20 +54,27 @@ func listen(l string) string {
 	return l
 }
 
+// server writes what every server's configuration starts with: its name,
+// client port, monitoring port (when monitor > 0), limits, pings and
+// JetStream in domain.
+func server(b *strings.Builder, name, addr string, client, monitor int, store, domain string) {
+	fmt.Fprintf(b, "server_name: %s\n", name)
+	fmt.Fprintf(b, "listen: %q\n", hostPort(listen(addr), client))
+	if monitor > 0 {
+		fmt.Fprintf(b, "http: %q\n", hostPort(listen(addr), monitor))
+	}
+	fmt.Fprintf(b, "max_payload: %d\n", MaxPayload)
+	b.WriteString(pings)
+	fmt.Fprintf(b, "jetstream {\n  store_dir: %q\n  domain: %s\n}\n", store, domain)
+}
+
 // hubConf: a member of the hub cluster, JetStream in domain hub. Routes
 // name every member (a server ignores the route to itself).
 func hubConf(p Plan, m Member) string {
 	var b strings.Builder
 	b.WriteString(header)
 	fmt.Fprintf(&b, "# Hub cluster member %s.\n", m.Name)
-	fmt.Fprintf(&b, "server_name: %s\n", m.Name)
-	fmt.Fprintf(&b, "listen: %q\n", hostPort(listen(m.Listen), m.Client))
-	if m.Monitor > 0 {
-		fmt.Fprintf(&b, "http: %q\n", hostPort(listen(m.Listen), m.Monitor))
-	}
-	fmt.Fprintf(&b, "max_payload: %d\n", MaxPayload)
-	b.WriteString(pings)
-	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  domain: %s\n}\n", m.Store, access.HubDomain)
+	server(&b, m.Name, m.Listen, m.Client, m.Monitor, m.Store, access.HubDomain)
 	fmt.Fprintf(&b, "cluster {\n  name: %s\n  listen: %q\n  routes: [\n", ClusterName, hostPort(listen(m.Listen), m.Cluster))
 	for _, o := range p.Hub {
 		fmt.Fprintf(&b, "    %q\n", "nats-route://"+hostPort(o.Host, o.Cluster))
@@ -85,14 +92,7 @@ func siteConf(p Plan, s Site, t access.Trust) string {
 	var b strings.Builder
 	b.WriteString(header)
 	fmt.Fprintf(&b, "# Site of %s: a leaf node of the hub with its own JetStream domain.\n", s.Country)
-	fmt.Fprintf(&b, "server_name: %s\n", s.Name)
-	fmt.Fprintf(&b, "listen: %q\n", hostPort(listen(s.Listen), s.Client))
-	if s.Monitor > 0 {
-		fmt.Fprintf(&b, "http: %q\n", hostPort(listen(s.Listen), s.Monitor))
-	}
-	fmt.Fprintf(&b, "max_payload: %d\n", MaxPayload)
-	b.WriteString(pings)
-	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  domain: %s\n}\n", s.Store, s.Country)
+	server(&b, s.Name, s.Listen, s.Client, s.Monitor, s.Store, s.Country)
 	b.WriteString("leafnodes {\n  reconnect: \"1s\"\n  remotes: [{\n    urls: [\n")
 	for _, m := range p.Hub {
 		h := m.Host
