@@ -158,18 +158,7 @@ func TestAMaintainerMarksAProposalImplementedAndOthersCannot(t *testing.T) {
 	w.publish(t, "lk", events.ProposalSubmitted{ProposalID: id, Title: "t", Body: "b"})
 	bustest.Eventually(t, 5*time.Second, "submitted", func() bool { return status(t, s, id) == events.ProposalOpen })
 	post := func(token, path string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(`{"reason":"shipped in 1.3.0"}`))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		return call(t, http.MethodPost, srv.URL+path, token, `{"reason":"shipped in 1.3.0"}`)
 	}
 	for _, tc := range []struct {
 		token, path string
@@ -302,18 +291,7 @@ func TestSubscriptionsBelongToTheProjectsMaintainers(t *testing.T) {
 	}))
 	t.Cleanup(recv.Close)
 	do := func(method, path, token, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		return call(t, method, srv.URL+path, token, body)
 	}
 	sub := `{"project":"` + project + `","url":"` + recv.URL + `"}`
 	if code, _ := do("POST", "/api/v1/subscriptions", "", sub); code != http.StatusUnauthorized {
@@ -356,6 +334,24 @@ func postJSON(t *testing.T, url, token, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// call sends body to url with token as its bearer ("": none) and returns
+// the status and the JSON answer.
+func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
