@@ -64,13 +64,7 @@ type lackingFixData struct {
 func (s *server) uiFixLacking(w http.ResponseWriter, r *http.Request) {
 	f, ls, err := s.countriesLacking(r)
 	if err != nil {
-		if errors.Is(err, feed.ErrNotFound) {
-			s.render(w, r, http.StatusNotFound, "error", view{Title: "Unknown fix", Nav: "matrix", Data: errorData{
-				Status: http.StatusNotFound, Heading: "Unknown fix", Detail: fmt.Sprintf("The feed has not seen a fix %q.", r.PathValue("id")),
-			}})
-			return
-		}
-		s.uiFail(w, r, err)
+		s.uiFixFail(w, r, err)
 		return
 	}
 	d := lackingFixData{Fix: f, Countries: ls}

@@ -332,16 +332,22 @@ type verdictCount struct {
 	N       int
 }
 
+// uiFixFail answers a page about the fix {id} that could not be read: a
+// 404 page for a fix the feed has not seen, uiFail otherwise.
+func (s *server) uiFixFail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, feed.ErrNotFound) {
+		s.render(w, r, http.StatusNotFound, "error", view{Title: "Unknown fix", Nav: "matrix", Data: errorData{
+			Status: http.StatusNotFound, Heading: "Unknown fix", Detail: fmt.Sprintf("The feed has not seen a fix %q.", r.PathValue("id")),
+		}})
+		return
+	}
+	s.uiFail(w, r, err)
+}
+
 func (s *server) uiFix(w http.ResponseWriter, r *http.Request) {
 	f, err := s.st.Fix(r.Context(), r.PathValue("id"))
 	if err != nil {
-		if errors.Is(err, feed.ErrNotFound) {
-			s.render(w, r, http.StatusNotFound, "error", view{Title: "Unknown fix", Nav: "matrix", Data: errorData{
-				Status: http.StatusNotFound, Heading: "Unknown fix", Detail: fmt.Sprintf("The feed has not seen a fix %q.", r.PathValue("id")),
-			}})
-			return
-		}
-		s.uiFail(w, r, err)
+		s.uiFixFail(w, r, err)
 		return
 	}
 	countries, err := s.knownCountries(r, []feed.Fix{f})
