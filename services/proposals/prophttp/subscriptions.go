@@ -34,12 +34,18 @@ type Subscriptions interface {
 // without webhooks.
 var errNoSubscriptions = events.Sentinel(events.ErrNotFound, "this service delivers no webhooks")
 
-func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
+// subscriber is the bearer token of a request to the subscription
+// endpoints, or why there is none: a service without webhooks, a request
+// without a token.
+func (h *Handler) subscriber(r *http.Request) (string, error) {
 	if h.cfg.Subscriptions == nil {
-		h.fail(w, r, errNoSubscriptions)
-		return
+		return "", errNoSubscriptions
 	}
-	tok, err := bearer(r)
+	return bearer(r)
+}
+
+func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
+	tok, err := h.subscriber(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -70,11 +76,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.Subscriptions == nil {
-		h.fail(w, r, errNoSubscriptions)
-		return
-	}
-	tok, err := bearer(r)
+	tok, err := h.subscriber(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -98,10 +100,7 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 // same not-found as for an id that does not exist, so that a token
 // cannot probe others' ids.
 func (h *Handler) own(r *http.Request) (Subscription, error) {
-	if h.cfg.Subscriptions == nil {
-		return Subscription{}, errNoSubscriptions
-	}
-	tok, err := bearer(r)
+	tok, err := h.subscriber(r)
 	if err != nil {
 		return Subscription{}, err
 	}
