@@ -325,6 +325,26 @@ type Record struct {
 	Event    event.Event
 	Seq      uint64    // stream sequence in DPI
 	Received time.Time // when JetStream stored it, so replays are deterministic
+	// Admitted is set by who passed Event through bus.Admit in this
+	// process (the live projector, a rebuild): verified, valid, and
+	// authorized by events.Authorize. A store then does not check the
+	// authority table again; false, it does.
+	Admitted bool
+	// Payload is Event's data as events.Decode gives it, when the caller
+	// decoded it already (the projector does, on every core); nil, the
+	// store decodes.
+	Payload events.Payload
+}
+
+// Admit returns r admitted: Admitted set and the payload decoded (nil
+// when the data does not decode; the store then tries again and keeps the
+// event undescribed). Only for an event bus.Admit passed.
+func (r Record) Admit() Record {
+	r.Admitted = true
+	if p, err := events.Decode(r.Event); err == nil {
+		r.Payload = p
+	}
+	return r
 }
 
 // Store keeps the projection. Apply is idempotent by event, that is by

@@ -49,7 +49,7 @@ const (
 )
 
 const (
-	defaultBatchSize  = 256
+	defaultBatchSize  = 1000
 	defaultBatchWait  = 20 * time.Millisecond
 	defaultCheckEvery = time.Second
 	maxDeliver        = 5
@@ -545,7 +545,11 @@ func (p *Projector) prepare(admit bus.Middleware, s *session, j *liveJob) {
 		Subject: j.msg.Subject(), Stream: bus.Stream, StreamSeq: md.Sequence.Stream,
 		NumDelivered: md.NumDelivered, Consumer: p.cfg.Name, Time: md.Timestamp,
 	})
-	capture := func(_ context.Context, ve event.Event) error { j.rec.Event = ve; return nil }
+	capture := func(_ context.Context, ve event.Event) error {
+		j.rec.Event = ve
+		j.rec = j.rec.Admit()
+		return nil
+	}
 	j.err = admit(capture)(mctx, e)
 }
 

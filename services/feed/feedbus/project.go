@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -31,7 +30,8 @@ type Config struct {
 	// AckWait is how long the server waits before it redelivers an event
 	// that was not acknowledged, e.g. after a crash (0: 30s).
 	AckWait time.Duration
-	// BatchSize is the most events applied in one transaction (0: 256).
+	// BatchSize is the most events applied in one transaction (0: 1000,
+	// as a rebuild).
 	BatchSize int
 	// BatchWait is the longest the first event of a batch waits for
 	// others before the batch is applied (0: 20ms).
@@ -119,7 +119,7 @@ func (p *projector) before(ctx context.Context, rs []feed.Record) func(context.C
 		ids   []string
 	)
 	for _, r := range rs {
-		f, ok := factOf(r.Event)
+		f, ok := factOf(r)
 		if !ok || seen[f.key()] {
 			continue
 		}
@@ -215,10 +215,13 @@ const (
 
 func (f fixFact) key() string { return f.what + "\x00" + f.fix + "\x00" + f.country }
 
-func factOf(e event.Event) (fixFact, bool) {
-	pl, err := events.Decode(e)
-	if err != nil {
-		return fixFact{}, false
+func factOf(r feed.Record) (fixFact, bool) {
+	e, pl := r.Event, r.Payload
+	if pl == nil {
+		var err error
+		if pl, err = events.Decode(e); err != nil {
+			return fixFact{}, false
+		}
 	}
 	country, _ := e.Extensions()[events.ExtCountry].(string)
 	x := fixFact{country: country, eventID: e.ID(), at: e.Time()}

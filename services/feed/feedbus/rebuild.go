@@ -211,7 +211,11 @@ func prepare(ctx context.Context, check func(bus.Handler) bus.Handler, j *rebuil
 		StreamSeq: j.rec.Seq,
 		Time:      j.rec.Received,
 	})
-	capture := func(_ context.Context, ve event.Event) error { j.rec.Event = ve; return nil }
+	capture := func(_ context.Context, ve event.Event) error {
+		j.rec.Event = ve
+		j.rec = j.rec.Admit()
+		return nil
+	}
 	j.err = check(capture)(mctx, e)
 	j.msg = nil
 }

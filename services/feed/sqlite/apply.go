@@ -224,10 +224,14 @@ func project(r feed.Record, tokens *tokenCache) row {
 	if w.data == nil {
 		w.data = []byte{}
 	}
-	if p, err := decode(e); err == nil {
+	p, err := r.Payload, error(nil)
+	if p == nil {
+		p, err = decode(e)
+	}
+	if err == nil {
 		w.payload = p
 		w.summary = events.DescribePayload(p)
-		w.derive = events.Authorize(e) == nil
+		w.derive = r.Admitted || events.Authorize(e) == nil
 	}
 	w.body, w.files, w.patchIDs, w.cves = searchText(&w)
 	w.meta = tokens.token('c', w.country) + " " + tokens.token('t', w.typ)

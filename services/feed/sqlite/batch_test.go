@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/services/feed"
 	"github.com/dpihub/dpihub/services/feed/feedbus/feedgen"
 )
@@ -95,4 +96,62 @@ func TestLargeBatchesEqualOneByOne(t *testing.T) {
 			t.Fatalf("last seq %d (%v): the event given again at a new seq was stored twice", n, err)
 		}
 	})
+}
+
+// TestAdmittedRecordsBuildTheSameStore: records as the live projector and
+// a rebuild hand them over (Record.Admit: admitted, payload decoded once)
+// build the store that plain records build.
+func TestAdmittedRecordsBuildTheSameStore(t *testing.T) {
+	ctx := context.Background()
+	rs := catalogRecords(t)
+	rs = append(rs, matrixRecords(t, uint64(len(rs)+1))...)
+	for _, r := range genRecords(500) {
+		r.Seq += uint64(len(rs))
+		rs = append(rs, r)
+	}
+	plain := openStore(t)
+	if err := plain.ApplyBatch(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	admitted := make([]feed.Record, len(rs))
+	for i, r := range rs {
+		admitted[i] = r.Admit()
+		if admitted[i].Payload == nil {
+			t.Fatalf("record %d (%s): no payload decoded", i, r.Event.Type())
+		}
+	}
+	st := openStore(t)
+	if err := st.ApplyBatch(ctx, admitted); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := digest(t, st), digest(t, plain); got != want {
+		t.Fatalf("digest %s, want %s (plain records')", got, want)
+	}
+}
+
+// TestADecodedPayloadAloneDoesNotSkipTheAuthorityTable: a record that
+// carries its payload but was not admitted is still checked against the
+// authority table (a country does not assess its own fix).
+func TestADecodedPayloadAloneDoesNotSkipTheAuthorityTable(t *testing.T) {
+	fix := sampleOf[events.FixPublished](t, events.TypeFixPublished)
+	assess := events.FixAssessed{FixID: fix.FixID, PatchID: fix.PatchID, Verdict: events.VerdictApplies, Branch: "main", Head: fix.Commit}
+	rs := records(t,
+		step{node("ma"), fix, "fix"},
+		step{node("ma"), assess, "self-assess"},
+		step{node("ph"), assess, "assess"},
+	)
+	for i := range rs {
+		p, err := events.Decode(rs[i].Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs[i].Payload = p
+	}
+	st := openStore(t)
+	if err := st.ApplyBatch(context.Background(), rs); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := assessments(t, st, fix.FixID), []string{"ph:applies"}; !slices.Equal(got, want) {
+		t.Errorf("matrix = %v, want %v", got, want)
+	}
 }

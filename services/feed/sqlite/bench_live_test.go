@@ -4,12 +4,16 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/events/bus"
@@ -45,11 +49,14 @@ func newLiveWorld(b *testing.B) *liveWorld {
 	return w
 }
 
-// benchLive times the live projector (feedbus.Project, its defaults: 256
+// benchLive times the live projector (feedbus.Project, its defaults: 1,000
 // events or 20ms a transaction) reading n signed events that are in the
 // stream already, into a store made by Open, as the feed service runs it:
-// the live ingest rate, to set beside the bare insert of the same rows.
-func benchLive(b *testing.B, n int, bare time.Duration) {
+// the live ingest rate, to set beside the bare insert of the same rows and
+// the fabric's end-to-end rate. The projector's goroutines carry the
+// profiler label part=live (`go tool pprof -tagfocus part=live`); the
+// embedded server's do not.
+func benchLive(b *testing.B, n int, bare, fabric time.Duration) {
 	ctx := context.Background()
 	b.StopTimer()
 	w := newLiveWorld(b)
@@ -70,15 +77,18 @@ func benchLive(b *testing.B, n int, bare time.Duration) {
 		)
 		b.StartTimer()
 		start, cpu := time.Now(), cpuTime()
-		p, err := feedbus.Project(ctx, w.bus, st, feedbus.Config{Name: "bench-live", Verifier: w.v,
-			Applied: func(rs []feed.Record) {
-				mu.Lock()
-				defer mu.Unlock()
-				last = rs[len(rs)-1].Seq
-				if last == uint64(n) {
-					close(all)
-				}
-			}})
+		var p *feedbus.Projector
+		pprof.Do(ctx, pprof.Labels("part", "live"), func(ctx context.Context) {
+			p, err = feedbus.Project(ctx, w.bus, st, feedbus.Config{Name: "bench-live", Verifier: w.v,
+				Applied: func(rs []feed.Record) {
+					mu.Lock()
+					defer mu.Unlock()
+					last = rs[len(rs)-1].Seq
+					if last == uint64(n) {
+						close(all)
+					}
+				}})
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -93,6 +103,9 @@ func benchLive(b *testing.B, n int, bare time.Duration) {
 		b.ReportMetric(dcpu.Seconds(), "cpu-s")
 		if bare > 0 {
 			b.ReportMetric(bare.Seconds()/d.Seconds(), "x-bare-rate")
+		}
+		if fabric > 0 {
+			b.ReportMetric(fabric.Seconds()/d.Seconds(), "x-fabric-rate")
 		}
 		st.Close()
 	}
@@ -181,4 +194,64 @@ func benchLatency(b *testing.B, rate int, d time.Duration) {
 		b.ReportMetric(float64(n)/total.Seconds(), "visible/s")
 		st.Close()
 	}
+}
+
+// benchFabric times the fabric end to end on the same n events, as
+// events/bus's BenchmarkEndToEnd does for one country, with every country
+// at once: each country's Publisher.PublishBatch of all its events
+// (validate, sign, publish, acks), the countries concurrently, while a
+// bus.Consume consumer (decode, verify, validate, authorize, dedupe, ack)
+// hands them to a handler that does nothing; first publish to last
+// handled. The events are generated before the clock starts. It returns
+// the time of the last op: the rate the live projector is set beside.
+func benchFabric(b *testing.B, n int) (d time.Duration) {
+	ctx := context.Background()
+	b.StopTimer()
+	by := map[string][]event.Event{}
+	if err := eachBatch(n, func(rs []feed.Record) error {
+		for _, r := range rs {
+			cc, _ := r.Event.Extensions()[events.ExtCountry].(string)
+			by[cc] = append(by[cc], r.Event)
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		w := newLiveWorld(b)
+		var handled atomic.Int64
+		done := make(chan struct{})
+		c, err := w.bus.Consume(ctx, bus.ConsumerConfig{Name: "bench-fabric", Verifier: w.v},
+			func(context.Context, event.Event) error {
+				if handled.Add(1) == int64(n) {
+					close(done)
+				}
+				return nil
+			})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		b.StartTimer()
+		start, cpu := time.Now(), cpuTime()
+		var pubs errgroup.Group
+		for cc, evs := range by {
+			pubs.Go(func() error { return w.pubs[cc].PublishBatch(ctx, evs) })
+		}
+		select {
+		case <-done:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("handled %d of %d events in 5 minutes", handled.Load(), n)
+		}
+		d = time.Since(start)
+		dcpu := cpuTime() - cpu
+		b.StopTimer()
+		if err := pubs.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		c.Stop()
+		b.ReportMetric(float64(n)/d.Seconds(), "events/s")
+		b.ReportMetric(dcpu.Seconds(), "cpu-s")
+	}
+	return d
 }

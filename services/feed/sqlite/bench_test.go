@@ -287,7 +287,9 @@ func BenchmarkFeed(b *testing.B) {
 			st.Close()
 		}
 	})
-	b.Run("live", func(b *testing.B) { benchLive(b, n, bare) })
+	var fabric time.Duration
+	b.Run("fabric", func(b *testing.B) { fabric = benchFabric(b, n) })
+	b.Run("live", func(b *testing.B) { benchLive(b, n, bare, fabric) })
 	b.Run("latency-1000/s", func(b *testing.B) { benchLatency(b, 1000, 10*time.Second) })
 	b.Run("latency-full", func(b *testing.B) { benchLatency(b, 0, 0) })
 }
