@@ -48,8 +48,15 @@ const (
 	ResetFetch = "fetch-failed"
 )
 
+// DefaultBatchSize is the most events the projector applies in one
+// transaction unless Config.BatchSize says otherwise: as many as a
+// rebuild's. It must not exceed the live streams' buffer
+// (feedhttp.DefaultStreamBuffer): the fan-out hands each stream a whole
+// applied batch at once, so a larger batch would drop every stream that
+// reads, at every full batch.
+const DefaultBatchSize = 1000
+
 const (
-	defaultBatchSize  = 1000
 	defaultBatchWait  = 20 * time.Millisecond
 	defaultCheckEvery = time.Second
 	maxDeliver        = 5
@@ -138,7 +145,7 @@ func Project(ctx context.Context, b *bus.Bus, st feed.Store, cfg Config) (*Proje
 		cfg.AckWait = 30 * time.Second
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = defaultBatchSize
+		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.BatchWait <= 0 {
 		cfg.BatchWait = defaultBatchWait

@@ -30,8 +30,8 @@ type Config struct {
 	// AckWait is how long the server waits before it redelivers an event
 	// that was not acknowledged, e.g. after a crash (0: 30s).
 	AckWait time.Duration
-	// BatchSize is the most events applied in one transaction (0: 1000,
-	// as a rebuild).
+	// BatchSize is the most events applied in one transaction (0:
+	// DefaultBatchSize).
 	BatchSize int
 	// BatchWait is the longest the first event of a batch waits for
 	// others before the batch is applied (0: 20ms).

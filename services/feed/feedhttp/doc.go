@@ -72,8 +72,8 @@
 // which reads what was applied since its last read once, encodes each
 // event once and hands it to every live stream whose filters match (a
 // full-text q costs one more read per distinct search, not per stream).
-// Each stream has a bounded buffer (WithStreamBuffer, default 256
-// events); a stream whose buffer is full is dropped, its connection
+// Each stream has a bounded buffer (WithStreamBuffer, default 1,024
+// events, at least a batch of the live projector); a stream whose buffer is full is dropped, its connection
 // closed (a write blocked on a client that does not read fails at
 // once), and EventSource comes back with Last-Event-ID. A resume is
 // served from the store in pages of 200, oldest first, holding at most

@@ -27,8 +27,11 @@ const (
 	// (WithMaxStreams); one more is a 503 with Retry-After.
 	DefaultMaxStreams = 256
 	// DefaultStreamBuffer is how many events a live stream may be behind
-	// the fan-out (WithStreamBuffer) before it is dropped.
-	DefaultStreamBuffer = 256
+	// the fan-out (WithStreamBuffer) before it is dropped. The fan-out
+	// hands a stream a whole applied batch at once, so it holds at least
+	// the live projector's largest (feedbus.DefaultBatchSize); it holds
+	// pointers to frames every stream shares, 8 bytes an event a stream.
+	DefaultStreamBuffer = 1024
 	// catchUpPage is the page size of a resume: a stream holds at most
 	// two pages of the store while it catches up (the newest, which a
 	// cursor cannot find again, and the one it is sending).

@@ -160,7 +160,9 @@ func TestStreamDropsAClientThatNeverReadsWhileOthersKeepReceiving(t *testing.T) 
 func TestStreamBoundsTheSendBufferOfAClientThatNeverReads(t *testing.T) {
 	st := openStore(t)
 	bc := feedhttp.NewBroadcaster()
-	srv := httptest.NewUnstartedServer(feedhttp.New(st, feedhttp.WithBroadcaster(bc)))
+	// The buffer of 256 events is the fan-out's part; the rest is the
+	// connection's.
+	srv := httptest.NewUnstartedServer(feedhttp.New(st, feedhttp.WithBroadcaster(bc), feedhttp.WithStreamBuffer(256)))
 	srv.Config.ConnContext = feedhttp.ConnContext
 	srv.Start()
 	t.Cleanup(func() {

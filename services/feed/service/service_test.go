@@ -20,6 +20,8 @@ import (
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
 	"github.com/dpihub/dpihub/services/feed"
+	"github.com/dpihub/dpihub/services/feed/feedbus"
+	"github.com/dpihub/dpihub/services/feed/feedhttp"
 	"github.com/dpihub/dpihub/services/feed/feedhttp/feedtest"
 	"github.com/dpihub/dpihub/services/feed/service"
 )
@@ -370,4 +372,13 @@ func openFiles(prefix string) (n int, ok bool) {
 		}
 	}
 	return n, true
+}
+
+// TestALiveBatchFitsInAStreamsBuffer: the fan-out hands each live stream
+// a whole applied batch at once, so a projector batch larger than a
+// stream's buffer would drop every stream that reads, at every full batch.
+func TestALiveBatchFitsInAStreamsBuffer(t *testing.T) {
+	if feedbus.DefaultBatchSize > feedhttp.DefaultStreamBuffer {
+		t.Fatalf("feedbus.DefaultBatchSize %d > feedhttp.DefaultStreamBuffer %d", feedbus.DefaultBatchSize, feedhttp.DefaultStreamBuffer)
+	}
 }
