@@ -73,8 +73,8 @@
 // event once and hands it to every live stream whose filters match (a
 // full-text q costs one more read per distinct search, not per stream).
 // Each stream has a bounded buffer (WithStreamBuffer, default 1,024
-// events, at least a batch of the live projector); a stream whose buffer is full is dropped, its connection
-// closed (a write blocked on a client that does not read fails at
+// events, at least a batch of the live projector); a stream whose buffer
+// is full is dropped, its connection closed (a write blocked on a client that does not read fails at
 // once), and EventSource comes back with Last-Event-ID. A resume is
 // served from the store in pages of 200, oldest first, holding at most
 // two pages, however far back it starts; then the stream joins the

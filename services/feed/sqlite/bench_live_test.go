@@ -238,16 +238,30 @@ func benchFabric(b *testing.B, n int) (d time.Duration) {
 		for cc, evs := range by {
 			pubs.Go(func() error { return w.pubs[cc].PublishBatch(ctx, evs) })
 		}
-		select {
-		case <-done:
-		case <-time.After(5 * time.Minute):
-			b.Fatalf("handled %d of %d events in 5 minutes", handled.Load(), n)
+		published := make(chan error, 1)
+		go func() { published <- pubs.Wait() }()
+		timeout := time.After(5 * time.Minute)
+	wait:
+		for {
+			select {
+			case <-done:
+				break wait
+			case err := <-published:
+				if err != nil {
+					b.Fatal(err)
+				}
+				published = nil // all published: wait for the consumer
+			case <-timeout:
+				b.Fatalf("handled %d of %d events in 5 minutes", handled.Load(), n)
+			}
 		}
 		d = time.Since(start)
 		dcpu := cpuTime() - cpu
 		b.StopTimer()
-		if err := pubs.Wait(); err != nil {
-			b.Fatal(err)
+		if published != nil {
+			if err := <-published; err != nil {
+				b.Fatal(err)
+			}
 		}
 		c.Stop()
 		b.ReportMetric(float64(n)/d.Seconds(), "events/s")
