@@ -76,8 +76,9 @@ func (id Identity) Permissions() Permissions {
 // stream info (DPI, DPI_DLQ, a bucket to open; info says how many messages
 // and consumers a stream has, never what they hold), and reading one
 // message of DPI by sequence, which bus.Consume does when the server
-// reports that it gave up on one (max deliveries): a direct get if the
-// stream allows them, else a message get.
+// reports that it gave up on one (max deliveries), and the feed when it
+// checks that DPI holds its last event (a restored stream): a direct get
+// if the stream allows them, else a message get.
 func streamReader() []string {
 	return []string{
 		jsAPI + "INFO",

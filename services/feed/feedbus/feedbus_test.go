@@ -46,10 +46,15 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	srv := bustest.Server(t, "")
+	cs, tl := bustest.Countries(t, append([]string{events.HubCountry}, feedgen.Countries...)...)
+	return worldOn(t, bustest.Server(t, ""), cs, tl)
+}
+
+// worldOn is the world of countries cs (trusted by tl) on srv.
+func worldOn(t testing.TB, srv *server.Server, cs map[string]bustest.Country, tl *sign.TrustList) *world {
+	t.Helper()
 	_, js := bustest.Connect(t, srv)
 	b := bustest.Open(t, js)
-	cs, tl := bustest.Countries(t, append([]string{events.HubCountry}, feedgen.Countries...)...)
 	v, err := sign.NewVerifier(tl)
 	if err != nil {
 		t.Fatal(err)

@@ -38,8 +38,10 @@ const (
 	// ResetStreamMissing: stream DPI does not exist (deleted, not made
 	// again yet).
 	ResetStreamMissing = "stream-missing"
-	// ResetBeyondStream: the consumer delivered sequences beyond the
-	// stream's last.
+	// ResetBeyondStream: the consumer delivered, or the store holds,
+	// sequences beyond the stream's last, or the stream holds another
+	// event where the store's last one was: the stream was restored from
+	// an older copy (which keeps its creation time).
 	ResetBeyondStream = "beyond-stream"
 	// ResetGap: the stream no longer holds events the store never got
 	// (removed by its limits, or by hand, before the feed read them).
@@ -107,6 +109,9 @@ type Projector struct {
 	// retry, a crash). A consumer made again starts after it.
 	floor uint64
 	gapAt uint64 // the stream's first sequence when a gap was last reported
+	// resetting is the reason run counted for the reset under way (""
+	// when none): epochFor does not count the same reason again.
+	resetting string
 }
 
 // session is one consumer of one stream incarnation.
@@ -249,7 +254,7 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 	p.mu.Lock()
 	prev := p.epoch
 	p.mu.Unlock()
-	ep, err := p.epochFor(ctx, info, last)
+	ep, err := p.epochFor(ctx, stream, info, last)
 	if err != nil {
 		return nil, err
 	}
@@ -340,13 +345,18 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 }
 
 // epochFor decides which stream incarnation the store reads: the one it
-// recorded, or, when the stream was made again since (another creation
-// time, or a store beyond the stream's last sequence when nothing was
-// recorded), a new one whose sequences come after the store's.
-func (p *Projector) epochFor(ctx context.Context, info *jetstream.StreamInfo, last uint64) (feed.Epoch, error) {
+// recorded, or a new one whose sequences come after the store's when the
+// stream was made again since (another creation time, or a store beyond
+// the stream's last sequence when nothing was recorded) or restored from
+// an older copy (the same creation time, which a restore keeps, and a
+// history that is not the store's: fewer events than the store read from
+// it, or another event where the store's last one was). A new incarnation
+// is read from its first event: what the store has already is skipped by
+// (source, id).
+func (p *Projector) epochFor(ctx context.Context, stream jetstream.Stream, info *jetstream.StreamInfo, last uint64) (feed.Epoch, error) {
 	es, persistent := p.st.(epochStore)
 	p.mu.Lock()
-	ep, ok := p.epoch, p.known
+	ep, ok, resetting := p.epoch, p.known, p.resetting
 	p.mu.Unlock()
 	if persistent {
 		var err error
@@ -354,17 +364,28 @@ func (p *Projector) epochFor(ctx context.Context, info *jetstream.StreamInfo, la
 			return feed.Epoch{}, err
 		}
 	}
+	reason := ""
 	switch {
-	case ok && ep.Created.Equal(info.Created):
+	case ok && ep.Created.Equal(info.Created) && last <= ep.Base+info.State.LastSeq && p.sameHistory(ctx, stream, ep, last):
 		return ep, nil
+	case ok && ep.Created.Equal(info.Created):
+		p.log.Warn("stream DPI is not the history the store read (restored from an older copy?): "+
+			"its events are read again, after the store's", zap.Uint64("store_seq", last),
+			zap.Uint64("stream_last_seq", info.State.LastSeq), zap.Uint64("epoch_base", ep.Base))
+		reason = ResetBeyondStream
+		p.setHealth(ResetBeyondStream + ": the store is ahead of the stream; reading the stream again")
+		ep = feed.Epoch{Created: info.Created, Base: last}
 	case ok, last > info.State.LastSeq:
 		p.log.Warn("stream DPI was made again: its events come after the store's", zap.Uint64("store_seq", last),
 			zap.Time("created", info.Created))
-		p.proj.m.Resets.WithLabelValues(ResetStreamRecreated).Inc()
+		reason = ResetStreamRecreated
 		p.setHealth(ResetStreamRecreated + ": reading the new stream")
 		ep = feed.Epoch{Created: info.Created, Base: last}
 	default:
 		ep = feed.Epoch{Created: info.Created}
+	}
+	if reason != "" && reason != resetting {
+		p.proj.m.Resets.WithLabelValues(reason).Inc()
 	}
 	if persistent {
 		if err := es.SetEpoch(ctx, ep); err != nil {
@@ -377,6 +398,29 @@ func (p *Projector) epochFor(ctx context.Context, info *jetstream.StreamInfo, la
 	return ep, nil
 }
 
+// sameHistory reports whether the stream holds, at the sequence of the
+// store's last event, that event (by source and id). It answers true when
+// it cannot tell: the store has no event at its last sequence (a
+// duplicate, a refusal), or the stream no longer holds that sequence.
+func (p *Projector) sameHistory(ctx context.Context, stream jetstream.Stream, ep feed.Epoch, last uint64) bool {
+	if last <= ep.Base {
+		return true
+	}
+	pg, err := p.st.Events(ctx, feed.Query{Limit: 1})
+	if err != nil || len(pg.Events) == 0 || pg.Events[0].Seq != last {
+		return true
+	}
+	m, err := stream.GetMsg(ctx, last-ep.Base)
+	if err != nil {
+		return true
+	}
+	e, err := bus.Decode(m.Header, m.Data)
+	if err != nil {
+		return false // the store applied what it decoded there: another message
+	}
+	return e.Source() == pg.Events[0].Source && e.ID() == pg.Events[0].ID
+}
+
 // run serves sessions until Stop, making the consumer again after each
 // reset.
 func (p *Projector) run(s *session) {
@@ -386,14 +430,18 @@ func (p *Projector) run(s *session) {
 		if p.ctx.Err() != nil {
 			return
 		}
-		if reason != ResetStreamRecreated { // epochFor counts those, however found
-			p.proj.m.Resets.WithLabelValues(reason).Inc()
-		}
+		p.proj.m.Resets.WithLabelValues(reason).Inc()
 		p.log.Warn("feed consumer is stale; making it again from the store's position", zap.String("reason", reason))
 		p.setHealth(reason + ": re-reading from the store's position")
 		for {
 			var err error
+			p.mu.Lock()
+			p.resetting = reason
+			p.mu.Unlock()
 			if s, err = p.open(p.ctx, true); err == nil {
+				p.mu.Lock()
+				p.resetting = ""
+				p.mu.Unlock()
 				break
 			}
 			if p.ctx.Err() != nil {

@@ -2,6 +2,8 @@ package feedbus_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/dpihub/dpihub/events"
+	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/services/feed"
@@ -181,5 +185,93 @@ func TestAFeedThatWasDownWhileTheStreamDroppedEventsReportsTheGap(t *testing.T) 
 	}
 	if got := testutil.ToFloat64(m.Lag); got != 0 {
 		t.Errorf("lag = %v after catching up, want 0", got)
+	}
+}
+
+// A stream restored from an older copy keeps its creation time and holds
+// fewer events than the feed read from it; the events published to it
+// after the restore get sequences the store already has. The feed says so
+// (beyond-stream: degraded, counted), reads the restored stream again
+// (what it has is skipped by source and id) and holds every event, those
+// published after the restore too.
+func TestAFeedWhoseStreamIsRestoredFromAnOlderCopyHoldsEveryEvent(t *testing.T) {
+	ctx := context.Background()
+	cs, tl := bustest.Countries(t, append([]string{events.HubCountry}, feedgen.Countries...)...)
+	evs := feedgen.Events(600, 14)
+	st := openStore(t, "")
+	// follow runs a projector on w until st holds n events, then stops it
+	// and the server.
+	follow := func(w *world, n int) {
+		t.Helper()
+		p, err := feedbus.Project(ctx, w.bus, st, feedbus.Config{Verifier: w.v, Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bustest.Eventually(t, 15*time.Second, fmt.Sprintf("the feed holds %d events", n), func() bool { return storedEvents(t, st) == n })
+		p.Stop()
+		w.srv.Shutdown()
+		w.srv.WaitForShutdown()
+	}
+
+	dir := t.TempDir()
+	w := worldOn(t, bustest.Server(t, dir), cs, tl)
+	w.publish(t, evs[:300])
+	info, err := w.js.Stream(ctx, bus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := info.CachedInfo().Created
+	follow(w, 300)
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil { // the server is down: a consistent copy
+		t.Fatal(err)
+	}
+
+	w = worldOn(t, bustest.Server(t, dir), cs, tl)
+	w.publish(t, evs[300:450])
+	follow(w, 450)
+
+	// The older copy, restored onto a new server.
+	restored := t.TempDir()
+	if err := os.CopyFS(restored, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	w = worldOn(t, bustest.Server(t, restored), cs, tl)
+	s, err := w.js.Stream(ctx, bus.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo(); !got.Created.Equal(created) || got.State.LastSeq != 300 {
+		t.Fatalf("restored stream: created %v, last seq %d; want the original's %v and 300", got.Created, got.State.LastSeq, created)
+	}
+	w.publish(t, evs[450:]) // sequences 301..450, which the store has (of other events)
+
+	// As the feed service, with only its own permissions (reading a
+	// message of DPI by sequence among them).
+	_, js := bustest.ConnectAs(t, w.srv, access.Service(feedbus.DefaultName))
+	b, err := bus.Open(ctx, js, bus.Config{Attach: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h := &healthLog{}
+	p, err := feedbus.Project(ctx, b, st, feedbus.Config{Verifier: w.v, Registerer: reg, CheckEvery: 50 * time.Millisecond, OnHealth: h.record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	bustest.Eventually(t, 15*time.Second, "the feed holds every event and is healthy", func() bool {
+		ok, _ := p.Health()
+		return storedEvents(t, st) == 600 && ok
+	})
+	m, err := feedbus.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.Resets.WithLabelValues(feedbus.ResetBeyondStream)); got != 1 {
+		t.Errorf("resets{beyond-stream} = %v, want 1; health: %s", got, h)
+	}
+	if !strings.HasPrefix(h.String(), feedbus.ResetBeyondStream+": ") || !strings.HasSuffix(h.String(), " | ok") {
+		t.Errorf("health went %q, want degraded (%s) then ok", h, feedbus.ResetBeyondStream)
 	}
 }
