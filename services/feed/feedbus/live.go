@@ -373,7 +373,7 @@ func (p *Projector) epochFor(ctx context.Context, stream jetstream.Stream, info 
 			"its events are read again, after the store's", zap.Uint64("store_seq", last),
 			zap.Uint64("stream_last_seq", info.State.LastSeq), zap.Uint64("epoch_base", ep.Base))
 		reason = ResetBeyondStream
-		p.setHealth(ResetBeyondStream + ": the store is ahead of the stream; reading the stream again")
+		p.setHealth(ResetBeyondStream + ": the stream is not the history the store read (restored from an older copy?); reading it again")
 		ep = feed.Epoch{Created: info.Created, Base: last}
 	case ok, last > info.State.LastSeq:
 		p.log.Warn("stream DPI was made again: its events come after the store's", zap.Uint64("store_seq", last),
