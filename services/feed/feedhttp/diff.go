@@ -1,7 +1,6 @@
 package feedhttp
 
 import (
-	"errors"
 	"fmt"
 	"html"
 	"html/template"
@@ -117,12 +116,8 @@ func (s *server) rawPatch(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		c, err = s.st.FixContent(r.Context(), id)
 	}
-	if errors.Is(err, feed.ErrNotFound) {
-		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no fix %q", id)))
-		return
-	}
 	if err != nil {
-		problem.Error(w, r, s.log, err)
+		s.apiFixFail(w, r, err)
 		return
 	}
 	if c.Diff == "" {

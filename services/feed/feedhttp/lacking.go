@@ -1,7 +1,6 @@
 package feedhttp
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -42,11 +41,7 @@ type lackingFixJSON struct {
 func (s *server) apiFixLacking(w http.ResponseWriter, r *http.Request) {
 	f, ls, err := s.countriesLacking(r)
 	if err != nil {
-		if errors.Is(err, feed.ErrNotFound) {
-			problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no fix %q", r.PathValue("id"))))
-			return
-		}
-		problem.Error(w, r, s.log, err)
+		s.apiFixFail(w, r, err)
 		return
 	}
 	if ls == nil {

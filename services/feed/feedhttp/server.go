@@ -401,14 +401,20 @@ func (s *server) apiFixes(w http.ResponseWriter, r *http.Request) {
 	problem.WriteJSON(w, http.StatusOK, fs)
 }
 
+// apiFixFail answers an API request about fix {id} that failed: 404 for
+// a fix the feed has not seen, else the error's problem.
+func (s *server) apiFixFail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, feed.ErrNotFound) {
+		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no fix %q", r.PathValue("id"))))
+		return
+	}
+	problem.Error(w, r, s.log, err)
+}
+
 func (s *server) apiFix(w http.ResponseWriter, r *http.Request) {
 	f, err := s.st.Fix(r.Context(), r.PathValue("id"))
 	if err != nil {
-		if errors.Is(err, feed.ErrNotFound) {
-			problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, fmt.Sprintf("no fix %q", r.PathValue("id"))))
-			return
-		}
-		problem.Error(w, r, s.log, err)
+		s.apiFixFail(w, r, err)
 		return
 	}
 	c, err := s.st.FixContent(r.Context(), f.ID)
