@@ -3,6 +3,7 @@ package service_test
 import (
 	"bufio"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -80,7 +81,7 @@ func TestTheExampleWebhookReceiverInPythonVerifiesEveryDelivery(t *testing.T) {
 
 	const id = "lk-prop-0009"
 	w.publish(t, "lk", events.ProposalSubmitted{ProposalID: id, Title: "Offline biometric authentication", Body: "…"})
-	code, m := postJSON(t, srv.URL+"/api/v1/subscriptions", w.token, `{"project":"`+project+`","url":"`+url+`dpihub"}`)
+	code, m := call(t, http.MethodPost, srv.URL+"/api/v1/subscriptions", w.token, `{"project":"`+project+`","url":"`+url+`dpihub"}`)
 	if code != 201 {
 		t.Fatalf("subscribe: %d %v", code, m)
 	}

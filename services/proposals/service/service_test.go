@@ -329,21 +329,6 @@ func TestSubscriptionsBelongToTheProjectsMaintainers(t *testing.T) {
 	}
 }
 
-// postJSON posts body with a bearer token and decodes the JSON answer.
-func postJSON(t *testing.T, url, token, body string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
-}
-
 // call sends body to url with token as its bearer ("": none) and returns
 // the status and the JSON answer.
 func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
