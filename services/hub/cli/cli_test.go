@@ -38,6 +38,22 @@ func dpihub(t *testing.T, env map[string]string, stdin string, args ...string) r
 	return run{code, out.String(), errb.String()}
 }
 
+// genKeys makes a key for each country with dpihub keys gen, in one new
+// directory with their trust.json, and returns the directory and each
+// country's private key file.
+func genKeys(t *testing.T, countries ...string) (dir string, key map[string]string) {
+	t.Helper()
+	dir, key = t.TempDir(), map[string]string{}
+	for _, cc := range countries {
+		if r := dpihub(t, nil, "", "keys", "gen", "--country", cc, "--dir", dir); r.code != 0 {
+			t.Fatal(r)
+		}
+		found, _ := filepath.Glob(filepath.Join(dir, cc+"-*.key"))
+		key[cc] = found[0]
+	}
+	return dir, key
+}
+
 func startHub(t *testing.T) *hub.Hub {
 	t.Helper()
 	h, err := hub.Start(context.Background(), hub.Config{DataDir: t.TempDir(), NATSPort: -1, HTTPAddr: "127.0.0.1:0"})

@@ -22,15 +22,7 @@ import (
 // changes, publishes the finding, and dpihub dedup report shows the
 // cluster and the upstream candidate.
 func TestServeRunsTheDedupServiceAndTheReportShowsItsFindings(t *testing.T) {
-	keys := t.TempDir()
-	key := map[string]string{}
-	for _, cc := range []string{"ma", "ph", "hub"} {
-		if r := dpihub(t, nil, "", "keys", "gen", "--country", cc, "--dir", keys); r.code != 0 {
-			t.Fatal(r)
-		}
-		found, _ := filepath.Glob(filepath.Join(keys, cc+"-*.key"))
-		key[cc] = found[0]
-	}
+	keys, key := genKeys(t, "ma", "ph", "hub")
 	data := t.TempDir()
 	logs, _ := serving(t, nil, "--data", data, "--nats-port", "-1", "--http", "127.0.0.1:0", "--services", "feed,dedup",
 		"--trust", filepath.Join(keys, "trust.json"), "--hub-key", key["hub"])

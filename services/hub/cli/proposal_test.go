@@ -30,15 +30,7 @@ import (
 // endorsed twice, objected to, answered, accepted by the service under
 // the rules file, and marked implemented by the project's maintainer.
 func TestAProposalGoesFromSubmittedToImplementedThroughTheCLI(t *testing.T) {
-	keys := t.TempDir()
-	key := map[string]string{}
-	for _, cc := range []string{"lk", "ma", "ph", "ke", "hub"} {
-		if r := dpihub(t, nil, "", "keys", "gen", "--country", cc, "--dir", keys); r.code != 0 {
-			t.Fatal(r)
-		}
-		found, _ := filepath.Glob(filepath.Join(keys, cc+"-*.key"))
-		key[cc] = found[0]
-	}
+	keys, key := genKeys(t, "lk", "ma", "ph", "ke", "hub")
 	maintainer := "the-mosip-maintainers-token-0123456789"
 	sum := sha256.Sum256([]byte(maintainer))
 	rules := filepath.Join(keys, "rules.json")

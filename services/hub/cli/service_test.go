@@ -70,15 +70,7 @@ func get(t *testing.T, url string) (int, string) {
 // forks duplicates and its API reports them; proposals answers its API.
 // Each refuses another identity's credentials.
 func TestServiceRunsDedupAndProposalsAgainstAnExternalHub(t *testing.T) {
-	keys := t.TempDir()
-	key := map[string]string{}
-	for _, cc := range []string{"ma", "ph", "hub"} {
-		if r := dpihub(t, nil, "", "keys", "gen", "--country", cc, "--dir", keys); r.code != 0 {
-			t.Fatal(r)
-		}
-		found, _ := filepath.Glob(filepath.Join(keys, cc+"-*.key"))
-		key[cc] = found[0]
-	}
+	keys, key := genKeys(t, "ma", "ph", "hub")
 	trust := filepath.Join(keys, "trust.json")
 	data := t.TempDir()
 	natsURL, _, _ := serveUntil(t, data, nil)
