@@ -81,10 +81,10 @@ func settle(t *testing.T, cases []refusal, cs map[string]bustest.Country, tl *si
 	consume(t, b, bus.ConsumerConfig{Name: "guard", Verifier: v}, rec.handle)
 	var goodIDs []string
 	for _, tc := range cases {
-		rawPublish(t, js, tc.msg())
+		bustest.PublishRaw(t, js, tc.msg())
 		g := signedMsg(t, cs["ma"].Signer, newEvent(t, "ma", events.TypeFixPublished), nil)
 		goodIDs = append(goodIDs, idOf(t, g))
-		rawPublish(t, js, g)
+		bustest.PublishRaw(t, js, g)
 	}
 	bustest.Eventually(t, 20*time.Second, "every case settled", func() bool {
 		return rec.len() == len(goodIDs) && len(bustest.DeadLetters(t, js)) == len(cases)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dpihub/dpihub/events"
 	"github.com/dpihub/dpihub/events/bus"
@@ -291,15 +290,6 @@ func TestAPermanentErrorIsDeadLetteredAtOnceAndAPanicDoesNotStopTheConsumer(t *t
 	}
 }
 
-// rawPublish puts a message on the stream without the Publisher's checks,
-// as a misbehaving or hostile producer would.
-func rawPublish(t testing.TB, js jetstream.JetStream, m *nats.Msg) {
-	t.Helper()
-	if _, err := js.PublishMsg(context.Background(), m); err != nil {
-		t.Fatalf("raw publish on %s: %v", m.Subject, err)
-	}
-}
-
 func signedMsg(t testing.TB, signer *sign.Signer, e event.Event, mutate func(*event.Event)) *nats.Msg {
 	t.Helper()
 	if signer != nil {
@@ -310,15 +300,7 @@ func signedMsg(t testing.TB, signer *sign.Signer, e event.Event, mutate func(*ev
 	if mutate != nil {
 		mutate(&e)
 	}
-	s, err := subject.Of(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := bus.Encode(s.String(), e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return bustest.Encode(t, e)
 }
 
 func TestEveryRejectionEndsInTheDLQWithItsReasonAndTheNextGoodEventIsHandled(t *testing.T) {
@@ -397,12 +379,12 @@ func TestEveryRejectionEndsInTheDLQWithItsReasonAndTheNextGoodEventIsHandled(t *
 	}
 	var goodIDs []string
 	for _, tc := range cases {
-		rawPublish(t, js, tc.msg())
+		bustest.PublishRaw(t, js, tc.msg())
 		g := signedMsg(t, cs["ma"].Signer, good(), nil)
 		var ge event.Event
 		_ = json.Unmarshal(g.Data, &ge)
 		goodIDs = append(goodIDs, ge.ID())
-		rawPublish(t, js, g)
+		bustest.PublishRaw(t, js, g)
 	}
 	bustest.Eventually(t, 10*time.Second, "every case settled", func() bool {
 		return rec.len() == len(goodIDs) && len(bustest.DeadLetters(t, js)) == len(cases)
@@ -445,7 +427,7 @@ func TestBinaryModeIsAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub, _ := subject.Of(e)
-	rawPublish(t, js, bus.EncodeBinary(sub.String(), e))
+	bustest.PublishRaw(t, js, bus.EncodeBinary(sub.String(), e))
 	bustest.Eventually(t, 10*time.Second, "binary event handled", func() bool { return rec.len() == 1 })
 	if got := rec.seen[0]; got.ID() != e.ID() || string(got.Data()) != string(e.Data()) {
 		t.Fatalf("got %v", got)

@@ -238,7 +238,7 @@ func TestJunkIsStoredOnceAndDeadLetteredAsABoundedRecord(t *testing.T) {
 			junk := bytes.Repeat([]byte("junk"), tt.size/4)
 			m := nats.NewMsg("dpi.ma.fix.published." + project)
 			m.Data = junk
-			rawPublish(t, js, m)
+			bustest.PublishRaw(t, js, m)
 			consume(t, b, bus.ConsumerConfig{Name: "strict", Verifier: verifier(t, tl)}, (&recorder{}).handle)
 			bustest.Eventually(t, 20*time.Second, "the junk is dead-lettered", func() bool {
 				return streamInfo(t, js, bus.DLQStream).State.Msgs == 1
@@ -272,7 +272,7 @@ func TestAFloodOfJunkDoesNotStopTheConsumer(t *testing.T) {
 			m.Header.Set("Content-Type", bus.ContentTypeStructured)
 		}
 		m.Data = bytes.Repeat([]byte{byte(i)}, 64<<10)
-		rawPublish(t, js, m)
+		bustest.PublishRaw(t, js, m)
 	}
 	good := newEvent(t, "ma", events.TypeFixAdopted)
 	if _, err := b.Publisher(cs["ma"].Signer).Publish(context.Background(), good); err != nil {
@@ -309,7 +309,7 @@ func TestARefusedEventIsDeadLetteredWholeAndCanBeTakenAgain(t *testing.T) {
 	consume(t, b, bus.ConsumerConfig{Name: "strict", Verifier: v}, rec.handle)
 	e := newEvent(t, "lk", events.TypeFixAdopted)
 	orig := signedMsg(t, stranger["lk"].Signer, e, nil)
-	rawPublish(t, js, orig)
+	bustest.PublishRaw(t, js, orig)
 	bustest.Eventually(t, 10*time.Second, "the event is dead-lettered", func() bool {
 		return streamInfo(t, js, bus.DLQStream).State.Msgs == 1
 	})
@@ -332,7 +332,7 @@ func TestARefusedEventIsDeadLetteredWholeAndCanBeTakenAgain(t *testing.T) {
 	if s, err := subject.Of(e); err != nil || s.String() != dl.Subject {
 		t.Fatalf("the entry's subject %q is not the event's (%v)", dl.Subject, err)
 	}
-	rawPublish(t, js, again)
+	bustest.PublishRaw(t, js, again)
 	bustest.Eventually(t, 10*time.Second, "the event taken again is handled", func() bool { return rec.len() == 1 })
 	if got := rec.ids()[0]; got != e.ID() {
 		t.Fatalf("handled %s, want %s", got, e.ID())

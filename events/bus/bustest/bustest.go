@@ -4,6 +4,7 @@ package bustest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +21,7 @@ import (
 	"github.com/dpihub/dpihub/events/access"
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/sign"
+	"github.com/dpihub/dpihub/events/subject"
 )
 
 // shared is the authority of this test binary's servers: made once, so
@@ -221,6 +224,59 @@ func DeadLetters(t testing.TB, js jetstream.JetStream) []bus.DeadLetter {
 		t.Fatal(err)
 	}
 	return dls
+}
+
+// Encode is e as a message on its own subject (subject.Of), as it is:
+// signed or not.
+func Encode(t testing.TB, e event.Event) *nats.Msg {
+	t.Helper()
+	s, err := subject.Of(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bus.Encode(s.String(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// PublishRaw puts m on the stream without the Publisher's checks, as a
+// misbehaving or hostile producer would.
+func PublishRaw(t testing.TB, js jetstream.JetStream, m *nats.Msg) {
+	t.Helper()
+	if _, err := js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatalf("raw publish on %s: %v", m.Subject, err)
+	}
+}
+
+// Messages returns every message stream holds on js, by sequence from
+// its first to its last; sequences without a message (deleted) are
+// skipped, and any other error fails the test.
+func Messages(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s seq %d: %v", stream, seq, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Python returns a python3 that imports the ed25519 of the cryptography

@@ -131,18 +131,8 @@ func (w *world) publish(t *testing.T, cc string, p events.Payload) {
 // findings are the fork duplicates the dedup service published.
 func (w *world) findings(t *testing.T) []events.ForkDuplicateDetected {
 	t.Helper()
-	ctx := context.Background()
-	st, err := w.b.JetStream().Stream(ctx, bus.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := st.Info(ctx)
 	var out []events.ForkDuplicateDetected
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
+	for _, m := range bustest.Messages(t, w.b.JetStream(), bus.Stream) {
 		e, err := bus.Decode(m.Header, m.Data)
 		if err != nil || e.Source() != "urn:dpihub:hub:dedup" {
 			continue

@@ -20,7 +20,6 @@ import (
 	"github.com/dpihub/dpihub/events/bus"
 	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/events/sign"
-	"github.com/dpihub/dpihub/events/subject"
 	"github.com/dpihub/dpihub/services/feed"
 	"github.com/dpihub/dpihub/services/feed/feedbus"
 	"github.com/dpihub/dpihub/services/feed/feedbus/feedgen"
@@ -94,17 +93,7 @@ func (w *world) publish(t testing.TB, evs []event.Event) {
 // every consumer must refuse it.
 func (w *world) publishUnsigned(t testing.TB, e event.Event) {
 	t.Helper()
-	s, err := subject.Of(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := bus.Encode(s.String(), e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.js.PublishMsg(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	bustest.PublishRaw(t, w.js, bustest.Encode(t, e))
 }
 
 func (w *world) lastSeq(t testing.TB) uint64 {

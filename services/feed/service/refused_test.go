@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -11,8 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dpihub/dpihub/events"
-	"github.com/dpihub/dpihub/events/bus"
-	"github.com/dpihub/dpihub/events/subject"
+	"github.com/dpihub/dpihub/events/bus/bustest"
 	"github.com/dpihub/dpihub/services/feed/feedhttp/feedtest"
 )
 
@@ -25,17 +23,7 @@ func (w *world) publishUnsigned(t *testing.T, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := subject.Of(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := bus.Encode(s.String(), e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.bus.JetStream().PublishMsg(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	bustest.PublishRaw(t, w.bus.JetStream(), bustest.Encode(t, e))
 }
 
 func TestBrowserARefusedForgeryAppearsWithoutAReload(t *testing.T) {

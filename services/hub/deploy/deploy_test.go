@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -152,24 +151,7 @@ func count(t testing.TB, js jetstream.JetStream, stream, filter string) uint64 {
 // the last, and returns the Nats-Msg-Id of each with its subject.
 func ids(t testing.TB, js jetstream.JetStream, stream string) (msgIDs []string, subjects []string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%s seq %d: %v", stream, seq, err)
-		}
+	for _, m := range bustest.Messages(t, js, stream) {
 		msgIDs = append(msgIDs, m.Header.Get(jetstream.MsgIDHeader))
 		subjects = append(subjects, m.Subject)
 	}

@@ -289,19 +289,9 @@ func forks(t *testing.T) (up, phDir, maDir string) {
 // fix id.
 func assessedVerdicts(t *testing.T, js jetstream.JetStream) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	st, err := js.Stream(ctx, bus.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil || !strings.HasPrefix(m.Subject, "dpi.ma.fix.assessed.") {
+	for _, m := range bustest.Messages(t, js, bus.Stream) {
+		if !strings.HasPrefix(m.Subject, "dpi.ma.fix.assessed.") {
 			continue
 		}
 		e, err := bus.Decode(m.Header, m.Data)

@@ -250,18 +250,8 @@ func TestTheProjectStreamSendsVerifiedEventsAndResumes(t *testing.T) {
 // about proposal id.
 func (w *world) decisions(t *testing.T, id string) []events.ProposalStatusChanged {
 	t.Helper()
-	ctx := context.Background()
-	st, err := w.b.JetStream().Stream(ctx, bus.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := st.Info(ctx)
 	var out []events.ProposalStatusChanged
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
+	for _, m := range bustest.Messages(t, w.b.JetStream(), bus.Stream) {
 		e, err := bus.Decode(m.Header, m.Data)
 		if err != nil || e.Source() != "urn:dpihub:hub:proposals" {
 			continue
