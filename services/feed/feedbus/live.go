@@ -109,9 +109,6 @@ type Projector struct {
 	// retry, a crash). A consumer made again starts after it.
 	floor uint64
 	gapAt uint64 // the stream's first sequence when a gap was last reported
-	// resetting is the reason run counted for the reset under way (""
-	// when none): epochFor does not count the same reason again.
-	resetting string
 }
 
 // session is one consumer of one stream incarnation.
@@ -180,7 +177,7 @@ func Project(ctx context.Context, b *bus.Bus, st feed.Store, cfg Config) (*Proje
 	if bt, ok := st.(batcher); ok {
 		p.apply = bt.ApplyBatch
 	}
-	s, err := p.open(ctx, false)
+	s, err := p.open(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("feed projection: %w", err)
 	}
@@ -240,8 +237,10 @@ func (p *Projector) advance(seq uint64) {
 }
 
 // open finds where to start and makes the consumer. After a reset
-// (fresh) an existing consumer is stale and is made again.
-func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
+// (resetting: its reason, which run counted) an existing consumer is
+// stale and is made again.
+func (p *Projector) open(ctx context.Context, resetting string) (*session, error) {
+	fresh := resetting != ""
 	stream, err := p.js.Stream(ctx, bus.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", bus.Stream, err)
@@ -254,7 +253,7 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 	p.mu.Lock()
 	prev := p.epoch
 	p.mu.Unlock()
-	ep, err := p.epochFor(ctx, stream, info, last)
+	ep, err := p.epochFor(ctx, stream, info, last, resetting)
 	if err != nil {
 		return nil, err
 	}
@@ -352,11 +351,12 @@ func (p *Projector) open(ctx context.Context, fresh bool) (*session, error) {
 // history that is not the store's: fewer events than the store read from
 // it, or another event where the store's last one was). A new incarnation
 // is read from its first event: what the store has already is skipped by
-// (source, id).
-func (p *Projector) epochFor(ctx context.Context, stream jetstream.Stream, info *jetstream.StreamInfo, last uint64) (feed.Epoch, error) {
+// (source, id). A new incarnation is counted by its reason unless that is
+// resetting, the reason of the reset under way, which run counted.
+func (p *Projector) epochFor(ctx context.Context, stream jetstream.Stream, info *jetstream.StreamInfo, last uint64, resetting string) (feed.Epoch, error) {
 	es, persistent := p.st.(epochStore)
 	p.mu.Lock()
-	ep, ok, resetting := p.epoch, p.known, p.resetting
+	ep, ok := p.epoch, p.known
 	p.mu.Unlock()
 	if persistent {
 		var err error
@@ -435,13 +435,7 @@ func (p *Projector) run(s *session) {
 		p.setHealth(reason + ": re-reading from the store's position")
 		for {
 			var err error
-			p.mu.Lock()
-			p.resetting = reason
-			p.mu.Unlock()
-			if s, err = p.open(p.ctx, true); err == nil {
-				p.mu.Lock()
-				p.resetting = ""
-				p.mu.Unlock()
+			if s, err = p.open(p.ctx, reason); err == nil {
 				break
 			}
 			if p.ctx.Err() != nil {
