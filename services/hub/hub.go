@@ -362,9 +362,37 @@ func openSiteStreams(ctx context.Context, js jetstream.JetStream, cc string, cfg
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("site stream %s: %w", sc.Name, err)
 		}
-		if _, err := js.CreateStream(ctx, sc); err != nil {
+		if err := createStoreRetrying(ctx, func() error { _, err := js.CreateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("site stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+// errCodeStreamCreate is JetStream's JSStreamCreateErrF: the server could
+// not create the stream's store.
+const errCodeStreamCreate jetstream.ErrorCode = 10049
+
+// createStoreRetrying calls create (a stream's creation), again for up to
+// 10s while the server answers that it could not create the stream's
+// store. A
+// site's server can answer so just after it started: enabling JetStream
+// for an account, nats-server (v2.15.2) makes the account's streams
+// directory and removes it again, and a stream made at that moment finds
+// its parent gone ("could not create storage directory", in the server's
+// log only). A store that cannot be made for good fails after the 10s.
+func createStoreRetrying(ctx context.Context, create func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := create()
+		var apiErr *jetstream.APIError
+		if err == nil || !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeStreamCreate || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
